@@ -1,0 +1,159 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template_string, send_from_directory, url_for
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from grants.config import load_settings
+from grants.extensions import api, db, migrate
+
+API_PREFIX = "/api/v1"
+ROOT = Path(__file__).resolve().parent.parent
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Pearl Grants API reference</title>
+<link rel="stylesheet" href="{{ url_for('api_docs_asset', filename='swagger-ui.css') }}">
+</head><body>
+<div id="swagger-ui" data-spec-url="{{ url_for('api-docs.openapi_json') }}"></div>
+<script src="{{ url_for('api_docs_asset', filename='swagger-ui-bundle.js') }}"></script>
+<script src="{{ url_for('api_docs_asset', filename='swagger-ui-standalone-preset.js') }}"></script>
+<script src="{{ url_for('static', filename='docs/init.js') }}"></script>
+</body></html>"""
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults → environment → ``config``; extensions; blueprints."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    overrides = dict(config or {})
+    settings = load_settings(
+        app.instance_path, overrides, debug=app.debug or bool(overrides.get("DEBUG"))
+    )
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        MAX_CONTENT_LENGTH=(settings["MAX_UPLOAD_MB"] + 1) * 1024 * 1024,
+        API_TITLE="Pearl Grants",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Seed money of the BSR Cultural Pearls: proposals, decisions, "
+                "payouts, reports and statements. Money is a string with two decimals, in EUR."
+            },
+            "servers": [{"url": "/"}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}],
+        },
+        JSON_SORT_KEYS=False,
+    )
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+
+    from grants.db import import_models
+
+    import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    api.init_app(app)
+    _register_api(app)
+    _register_docs(app)
+
+    from grants.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from grants.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    url = settings["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": settings["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+    if url.startswith("postgresql"):
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c lock_timeout={settings['LOCK_TIMEOUT_MS']}"},
+        }
+    return {}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    """SQLite: foreign keys on; we issue BEGIN ourselves (see ``_sqlite_begin``)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Any) -> None:
+    """SQLite takes the write lock up front, so contention ends in a wait, not a deadlock."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _register_api(app: Flask) -> None:
+    from grants.cities.api import blp as cities
+    from grants.comments.api import blp as comments
+    from grants.proposals.api import blp as grants
+    from grants.users.api import blp as users
+
+    for blp in (users, cities, grants, comments):
+        api.register_blueprint(blp, url_prefix=API_PREFIX)
+
+    def healthz() -> Any:
+        """The service is up: the database answers, and the queue (or in-process jobs)."""
+        body = {"database": "ok", "queue": "inline"}
+        status = 200
+        try:
+            db.session.execute(text("SELECT 1"))
+            db.session.rollback()
+        except Exception:  # any failure means down; the reason is logged
+            logging.getLogger(__name__).exception("health check: database down")
+            body["database"] = "down"
+            status = 503
+        if app.config["REDIS_URL"]:
+            from grants.queue import redis_ok
+
+            body["queue"] = "ok" if redis_ok() else "down"
+            status = 200 if body["queue"] == "ok" and status == 200 else 503
+        return jsonify(body), status
+
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule(f"{API_PREFIX}/healthz", "api_healthz", healthz)
+
+
+def _register_docs(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    def docs() -> str:
+        return render_template_string(DOCS_PAGE)
+
+    def docs_asset(filename: str) -> Any:
+        return send_from_directory(assets, filename)
+
+    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", docs)
+    app.add_url_rule(f"{API_PREFIX}/docs/assets/<path:filename>", "api_docs_asset", docs_asset)
+    _ = url_for  # used by the template

@@ -1,0 +1,133 @@
+"""Who the caller is (bearer tokens), what they may see (scope) and the request wrapper.
+
+Every API view is wrapped by :func:`endpoint`, which runs the checks in the order of api.md:
+401 (token) → 404 (the object is outside the caller's scope) → 403 (the role may not) → 422
+(the body, parsed by the schema decorator inside) → 409 (the service's guards). It also commits
+the request's one transaction at the boundary and honours ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from grants import idempotency
+from grants.errors import AppError, Forbidden, Unauthorized
+from grants.extensions import db
+from grants.users.models import ApiToken, User
+
+TOKEN_BYTES = 32
+# Compared against when the email is unknown, so that both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt:32768:8:1")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def verify_credentials(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same work either way)."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.is_active:
+        return None
+    return user
+
+
+def issue_token(user: User, *, now: dt.datetime | None = None) -> tuple[str, ApiToken]:
+    """A new random token for ``user``; only its hash is stored."""
+    now = now or dt.datetime.now(dt.UTC)
+    raw = secrets.token_urlsafe(TOKEN_BYTES)
+    token = ApiToken(
+        user=user,
+        token_hash=token_digest(raw),
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=current_app.config["TOKEN_TTL_HOURS"]),
+    )
+    db.session.add(token)
+    return raw, token
+
+
+def authenticate() -> User:
+    """The user of the request's bearer token, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise Unauthorized()
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == token_digest(raw.strip()))
+    )
+    now = dt.datetime.now(dt.UTC)
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.expires_at <= now
+        or not token.user.is_active
+    ):
+        raise Unauthorized("The token is missing, invalid, expired or revoked.")
+    g.user = token.user
+    g.token = token
+    return token.user
+
+
+def current_user() -> User:
+    return g.user
+
+
+Loader = Callable[[User, dict[str, Any]], dict[str, Any]]
+
+
+def endpoint(
+    *,
+    roles: Iterable[str] | None = None,
+    load: Loader | None = None,
+    public: bool = False,
+    idempotent: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap an API view: authenticate, load in scope, check the role, run, commit.
+
+    ``load`` receives the user and the URL arguments and returns the keyword arguments for the
+    view (e.g. ``{"grant": grant}``), raising 404 outside the user's scope.
+    """
+    allowed = tuple(roles) if roles is not None else None
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = None if public else authenticate()
+            if load is not None:
+                kwargs = load(user, kwargs)
+            if allowed is not None and user is not None and user.role not in allowed:
+                raise Forbidden()
+            key = request.headers.get("Idempotency-Key") if idempotent else None
+            if key:
+                return idempotency.run(user, key, lambda: view(*args, **kwargs))
+            return _run(view, args, kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _run(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        response = view(*args, **kwargs)
+    except AppError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return response

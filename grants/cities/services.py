@@ -1,0 +1,172 @@
+"""Cities, titles and eligibility: who may ask for seed money, and from which title."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm.util import identity_key
+
+from grants import audit
+from grants.cities.models import City, Title
+from grants.db import today
+from grants.errors import CapExceeded, CityNotEligible, TitleOverlap
+from grants.extensions import db
+from grants.users.models import User
+
+
+def create_city(data: dict[str, Any], *, actor: User) -> City:
+    city = City(**data)
+    db.session.add(city)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="city_created",
+        subject_type="city",
+        subject_id=city.id,
+        data={k: v for k, v in data.items()},
+    )
+    return city
+
+
+def create_title(city: City, data: dict[str, Any], *, actor: User) -> Title:
+    """Award a title; the validities of one city's titles may not overlap."""
+    cap = data.get("cap", current_app.config["SEED_MONEY_CAP_CENTS"])
+    clash = db.session.scalar(
+        select(Title).where(
+            Title.city_id == city.id,
+            (Title.year == data["year"])
+            | (
+                (Title.valid_from <= data["valid_until"])
+                & (Title.valid_until >= data["valid_from"])
+            ),
+        )
+    )
+    if clash is not None:
+        raise TitleOverlap(
+            f"{city.name} already holds the {clash.year} title, valid "
+            f"{clash.valid_from} to {clash.valid_until}, which overlaps this one."
+        )
+    title = Title(
+        city=city,
+        year=data["year"],
+        valid_from=data["valid_from"],
+        valid_until=data["valid_until"],
+        cap_cents=cap,
+    )
+    db.session.add(title)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="title_awarded",
+        subject_type="title",
+        subject_id=title.id,
+        data={
+            "city_id": city.id,
+            "year": title.year,
+            "valid_from": title.valid_from.isoformat(),
+            "valid_until": title.valid_until.isoformat(),
+            "cap_cents": cap,
+        },
+    )
+    return title
+
+
+def eligible_title(city: City, *, on: dt.date | None = None) -> Title:
+    """The title under which ``city`` may propose a pilot today, or 409 ``city_not_eligible``."""
+    on = on or today()
+    countries = current_app.config["ELIGIBLE_COUNTRIES"]
+    if city.country not in countries:
+        raise CityNotEligible(
+            f"{city.name} is in {city.country}, which is not an eligible country "
+            f"({', '.join(countries)})."
+        )
+    if city.is_capital:
+        raise CityNotEligible(f"{city.name} is a capital; capitals are not eligible.")
+    title = city.title_on(on)
+    if title is None:
+        raise CityNotEligible(f"{city.name} holds no BSR Cultural Pearls title valid on {on}.")
+    return title
+
+
+def commit_to_cap(title_id: int, cents: int) -> None:
+    """Add ``cents`` to the title's committed total, atomically, only if the cap allows it.
+
+    One guarded UPDATE: concurrent approvals serialise on the title row and each re-checks the
+    condition against the committed value of the one before (PostgreSQL's READ COMMITTED
+    re-evaluates the WHERE clause after the lock wait); SQLite takes the write lock up front.
+    """
+    result = db.session.execute(
+        update(Title)
+        .where(Title.id == title_id, Title.committed_cents + cents <= Title.cap_cents)
+        .values(committed_cents=Title.committed_cents + cents)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise CapExceeded()
+    _expire_title(title_id)
+
+
+def release_from_cap(title_id: int, cents: int) -> None:
+    """Return ``cents`` of committed money to the title's headroom (never below zero)."""
+    if cents <= 0:
+        return
+    db.session.execute(
+        update(Title)
+        .where(Title.id == title_id)
+        .values(committed_cents=Title.committed_cents - cents)
+        .execution_options(synchronize_session=False)
+    )
+    _expire_title(title_id)
+
+
+def _expire_title(title_id: int) -> None:
+    """Let a loaded title re-read the counter that a bulk UPDATE changed."""
+    title = db.session.identity_map.get(identity_key(Title, title_id))
+    if title is not None:
+        db.session.expire(title, ["committed_cents"])
+
+
+def title_paid_cents(title_id: int) -> int:
+    """Seed money paid out under a title, net of nothing (recoveries are shown apart)."""
+    from grants.proposals.figures import paid_cents_by_title
+
+    return paid_cents_by_title(title_id)
+
+
+def title_figures(title: Title, user: User) -> dict[str, Any]:
+    """A title as the API shows it; money only for those who may see the city's figures."""
+    out: dict[str, Any] = {
+        "id": title.id,
+        "city_id": title.city_id,
+        "year": title.year,
+        "valid_from": title.valid_from,
+        "valid_until": title.valid_until,
+        "cap": None,
+        "committed": None,
+        "paid": None,
+        "available": None,
+    }
+    if user.can_see_city_figures(title.city_id):
+        out.update(
+            cap=title.cap_cents,
+            committed=title.committed_cents,
+            paid=title_paid_cents(title.id),
+            available=title.available_cents,
+        )
+    return out
+
+
+def city_out(city: City, user: User) -> dict[str, Any]:
+    return {
+        "id": city.id,
+        "name": city.name,
+        "country": city.country,
+        "population": city.population,
+        "is_capital": city.is_capital,
+        "titles": [title_figures(t, user) for t in city.titles],
+    }

@@ -1,0 +1,63 @@
+"""Command line: ``flask --app wsgi users create``, ``demo`` (``db …`` comes from Flask-Migrate)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+
+from grants.errors import AppError
+from grants.extensions import db
+from workflows.grant import ROLES
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--city-id", type=int, default=None, help="The city of a city member.")
+@click.option("--mentor-city-id", type=int, multiple=True, help="A city a mentor follows.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted if omitted.",
+)
+def create_user_command(
+    email: str, role: str, city_id: int | None, mentor_city_id: tuple[int, ...], password: str
+) -> None:
+    """Create a user with EMAIL and a role."""
+    from grants.users.schemas import UserCreateSchema
+    from grants.users.services import create_user
+
+    raw = {"email": email, "password": password, "role": role}
+    if city_id is not None:
+        raw["city_id"] = city_id
+    if mentor_city_id:
+        raw["mentor_city_ids"] = list(mentor_city_id)
+    try:
+        data = UserCreateSchema().load(raw)
+        user = create_user(data, actor=None)
+        db.session.commit()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid: {exc.messages}") from exc
+    except AppError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created user {user.id}: {user.email} ({user.role})")
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load demo data: the real Pearls, their titles, one user per role and sample grants."""
+    from grants.demo import load_demo
+
+    for line in load_demo():
+        click.echo(line)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_command)

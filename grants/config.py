@@ -1,0 +1,95 @@
+"""Settings: defaults, then the environment, then a mapping passed to ``create_app``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: an SQLite file under the instance folder
+    "REDIS_URL": None,  # None: jobs run in-process
+    "SECRET_KEY": None,
+    "SEED_MONEY_CAP_EUR": "5000.00",
+    "ADVANCE_SHARE": "0.50",
+    "ELIGIBLE_COUNTRIES": "DK,EE,FI,DE,LV,LT,PL,SE",
+    "MAX_UPLOAD_MB": 20,
+    "SMTP_URL": None,
+    "TOKEN_TTL_HOURS": 12,
+    "INTERIM_REPORT_AT": "midpoint",
+    "FINAL_REPORT_DUE_DAYS": 60,
+    "REMINDER_DAYS_BEFORE": 14,
+    "REMINDER_DAYS_AFTER": 7,
+    "EXPORT_DIR": None,  # None: files are kept in the database
+    "IDEMPOTENCY_WAIT_SECONDS": 10,
+    "PASSWORD_HASH_METHOD": "scrypt:32768:8:1",
+    "LOCK_TIMEOUT_MS": 10000,
+    "SQLITE_BUSY_TIMEOUT_MS": 10000,
+}
+
+INT_SETTINGS = {
+    "MAX_UPLOAD_MB",
+    "TOKEN_TTL_HOURS",
+    "FINAL_REPORT_DUE_DAYS",
+    "REMINDER_DAYS_BEFORE",
+    "REMINDER_DAYS_AFTER",
+    "IDEMPOTENCY_WAIT_SECONDS",
+    "LOCK_TIMEOUT_MS",
+    "SQLITE_BUSY_TIMEOUT_MS",
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the service refuses to start."""
+
+
+def load_settings(
+    instance_path: str, overrides: Mapping[str, Any] | None = None, *, debug: bool = False
+) -> dict[str, Any]:
+    """Merge the defaults, the environment and ``overrides`` and normalise the values."""
+    settings = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if key in os.environ and os.environ[key] != "":
+            settings[key] = os.environ[key]
+    if overrides:
+        settings.update(overrides)
+
+    for key in INT_SETTINGS:
+        try:
+            settings[key] = int(settings[key])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key} must be a whole number, not {settings[key]!r}") from exc
+
+    try:
+        cap = Decimal(str(settings["SEED_MONEY_CAP_EUR"]))
+        share = Decimal(str(settings["ADVANCE_SHARE"]))
+    except InvalidOperation as exc:
+        raise ConfigError("SEED_MONEY_CAP_EUR and ADVANCE_SHARE must be decimal numbers") from exc
+    if cap <= 0 or cap != cap.quantize(Decimal("0.01")):
+        raise ConfigError("SEED_MONEY_CAP_EUR must be a positive amount with at most 2 decimals")
+    if not Decimal(0) < share <= Decimal(1):
+        raise ConfigError("ADVANCE_SHARE must lie in (0, 1]")
+    settings["SEED_MONEY_CAP_CENTS"] = int(cap * 100)
+    settings["ADVANCE_SHARE"] = share
+
+    countries = settings["ELIGIBLE_COUNTRIES"]
+    if isinstance(countries, str):
+        countries = [c.strip().upper() for c in countries.split(",") if c.strip()]
+    settings["ELIGIBLE_COUNTRIES"] = tuple(countries)
+
+    if not settings["DATABASE_URL"]:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'pearl-grants.sqlite'}"
+    elif settings["DATABASE_URL"].startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; a plain postgresql:// URL means it.
+        settings["DATABASE_URL"] = "postgresql+psycopg://" + settings["DATABASE_URL"][13:]
+
+    if not settings["SECRET_KEY"]:
+        if not (debug or settings.get("TESTING")):
+            raise ConfigError(
+                "SECRET_KEY is required outside debug mode: set it in the environment"
+            )
+        settings["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 - debug and tests only
+    return settings

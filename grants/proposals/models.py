@@ -1,0 +1,83 @@
+"""Pilot grants and their budget lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grants.db import Base, in_list, utcnow
+from workflows.grant import STATES
+
+CATEGORIES = (
+    "services",
+    "venue",
+    "materials",
+    "equipment",
+    "travel",
+    "fees",
+    "communication",
+    "other",
+)
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    __table_args__ = (
+        CheckConstraint(in_list("state", STATES), name="state_known"),
+        CheckConstraint("start_date <= end_date", name="dates_ordered"),
+        CheckConstraint("requested_cents >= 0", name="requested_not_negative"),
+        CheckConstraint(
+            "approved_cents IS NULL OR (approved_cents > 0 AND approved_cents <= requested_cents)",
+            name="approved_within_requested",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("cities.id"), index=True)
+    title_id: Mapped[int] = mapped_column(ForeignKey("titles.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    start_date: Mapped[dt.date]
+    end_date: Mapped[dt.date]
+    state: Mapped[str] = mapped_column(String(32), default="draft", index=True)
+    requested_cents: Mapped[int] = mapped_column(default=0)
+    approved_cents: Mapped[int | None]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    approved_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    city = relationship("City", lazy="joined")
+    title_award = relationship("Title", lazy="joined")
+    budget_lines: Mapped[list[BudgetLine]] = relationship(
+        back_populates="grant",
+        order_by="BudgetLine.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def title_year(self) -> int:
+        return self.title_award.year
+
+
+class BudgetLine(Base):
+    __tablename__ = "budget_lines"
+    __table_args__ = (
+        CheckConstraint(in_list("category", CATEGORIES), name="category_known"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(500))
+    amount_cents: Mapped[int]
+
+    grant: Mapped[Grant] = relationship(back_populates="budget_lines")

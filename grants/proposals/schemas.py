@@ -1,0 +1,117 @@
+"""Grant schemas, split by direction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from grants.proposals.models import CATEGORIES
+from grants.schemas import InputSchema, Money, PageQuerySchema, text
+from workflows.grant import GRANT, STATES
+
+MAX_BUDGET_LINES = 50
+
+
+class BudgetLineInSchema(InputSchema):
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    description = text(500)
+    amount = Money(required=True)
+
+
+def _dates_ordered(data: dict[str, Any]) -> None:
+    start, end = data.get("start_date"), data.get("end_date")
+    if start and end and end < start:
+        raise ValidationError("Must not be before start_date.", "end_date")
+
+
+class GrantCreateSchema(InputSchema):
+    title = text(200)
+    summary = text(10_000, required=False, min_length=0, load_default="")
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True)
+    budget_lines = fields.List(
+        fields.Nested(BudgetLineInSchema),
+        required=True,
+        validate=validate.Length(max=MAX_BUDGET_LINES),
+    )
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _dates_ordered(data)
+
+
+class GrantPatchSchema(InputSchema):
+    title = text(200, required=False)
+    summary = text(10_000, required=False, min_length=0)
+    start_date = fields.Date()
+    end_date = fields.Date()
+    budget_lines = fields.List(
+        fields.Nested(BudgetLineInSchema), validate=validate.Length(max=MAX_BUDGET_LINES)
+    )
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _dates_ordered(data)
+
+
+class GrantTransitionSchema(InputSchema):
+    event = fields.String(required=True, validate=validate.OneOf(GRANT.events))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    approved_amount = Money(allow_none=True)
+
+
+class GrantQuerySchema(PageQuerySchema):
+    state = fields.String(validate=validate.OneOf(STATES))
+    city_id = fields.Integer(validate=validate.Range(min=1))
+    title_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class BudgetLineSchema(Schema):
+    id = fields.Integer()
+    category = fields.String()
+    description = fields.String()
+    amount = Money(attribute="amount_cents")
+
+
+class ReportDueSchema(Schema):
+    kind = fields.String()
+    due_on = fields.Date()
+
+
+class GrantSchema(Schema):
+    id = fields.Integer()
+    city_id = fields.Integer()
+    city_name = fields.String()
+    title_year = fields.Integer()
+    title = fields.String()
+    summary = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    state = fields.String()
+    requested_amount = Money()
+    approved_amount = Money(allow_none=True)
+    paid_amount = Money()
+    recovered_amount = Money()
+    budget_lines = fields.List(fields.Nested(BudgetLineSchema))
+    available_events = fields.List(fields.String())
+    reports_due = fields.List(fields.Nested(ReportDueSchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ActorSchema(Schema):
+    id = fields.Integer(allow_none=True)
+    email = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.Nested(ActorSchema)
+    action = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+    data = fields.Dict()

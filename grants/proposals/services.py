@@ -1,0 +1,353 @@
+"""The business rules of a pilot grant: propose, edit, and move it through its life."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, select
+
+from grants import audit
+from grants.cities.models import City, Title
+from grants.cities.services import commit_to_cap, eligible_title, release_from_cap
+from grants.db import utcnow
+from grants.errors import (
+    CapExceeded,
+    CityNotEligible,
+    Forbidden,
+    InvalidTransition,
+    MoneyOwed,
+    NotFound,
+    OverApproved,
+    Unprocessable,
+)
+from grants.extensions import db
+from grants.money import format_money
+from grants.proposals.figures import grant_figures
+from grants.proposals.models import BudgetLine, Grant
+from grants.users.models import User
+from workflows.grant import (
+    ADMIN,
+    APPROVED,
+    AUDITOR,
+    CITY_MEMBER,
+    DISBURSED,
+    EDITABLE,
+    FINANCE_OFFICER,
+    GRANT,
+    INTERIM_REPORTED,
+    MENTOR,
+)
+from workflows.table import SYSTEM
+
+# ---------------------------------------------------------------------------------------------
+# Scope: who sees which grant
+
+
+def scope_clause(user: User) -> Any:
+    """The SQL condition of the grants ``user`` may see (domain.md, "People")."""
+    if user.role in (FINANCE_OFFICER, AUDITOR, ADMIN):
+        return True
+    if user.role == CITY_MEMBER:
+        return Grant.city_id == user.city_id
+    if user.role == MENTOR:
+        return Grant.city_id.in_(user.mentor_city_ids or [-1])
+    return False
+
+
+def get_grant(user: User, grant_id: int, *, for_update: bool = False) -> Grant:
+    """The grant if ``user`` may see it, else 404 (its existence is not revealed)."""
+    query = select(Grant).where(Grant.id == grant_id, scope_clause(user))
+    if for_update:
+        query = query.with_for_update(of=Grant)
+    grant = db.session.scalar(query)
+    if grant is None:
+        raise NotFound("No such grant.")
+    return grant
+
+
+def list_query(user: User, filters: dict[str, Any]) -> Select[Any]:
+    query = select(Grant).where(scope_clause(user))
+    if "state" in filters:
+        query = query.where(Grant.state == filters["state"])
+    if "city_id" in filters:
+        query = query.where(Grant.city_id == filters["city_id"])
+    if "title_year" in filters:
+        query = query.join(Title, Grant.title_id == Title.id).where(
+            Title.year == filters["title_year"]
+        )
+    return query.order_by(Grant.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Proposing and editing
+
+
+def _check_dates(title: Title, start: dt.date, end: dt.date) -> None:
+    errors: dict[str, list[str]] = {}
+    window = f"inside the title's validity, {title.valid_from} to {title.valid_until}"
+    if not title.covers(start):
+        errors["start_date"] = [f"Must lie {window}."]
+    if not title.covers(end):
+        errors["end_date"] = [f"Must lie {window}."]
+    if end < start:
+        errors.setdefault("end_date", []).append("Must not be before start_date.")
+    if errors:
+        raise Unprocessable(errors={"json": errors})
+
+
+def _set_budget(grant: Grant, lines: list[dict[str, Any]]) -> None:
+    grant.budget_lines = [
+        BudgetLine(
+            position=i,
+            category=line["category"],
+            description=line["description"],
+            amount_cents=line["amount"],
+        )
+        for i, line in enumerate(lines, start=1)
+    ]
+    grant.requested_cents = sum(line["amount"] for line in lines)
+
+
+def _budget_snapshot(grant: Grant) -> list[dict[str, Any]]:
+    return [
+        {
+            "category": b.category,
+            "description": b.description,
+            "amount": format_money(b.amount_cents),
+        }
+        for b in grant.budget_lines
+    ]
+
+
+def check_can_propose(user: User) -> Title:
+    """The city of a member must be eligible now (checked before dates and amounts)."""
+    city = db.session.get(City, user.city_id)
+    if city is None:
+        raise CityNotEligible("Your account belongs to no city.")
+    return eligible_title(city)
+
+
+def create_grant(data: dict[str, Any], *, actor: User) -> Grant:
+    """A new proposal, in draft, for the member's city and its current title."""
+    title = check_can_propose(actor)
+    _check_dates(title, data["start_date"], data["end_date"])
+    grant = Grant(
+        city_id=title.city_id,
+        title_id=title.id,
+        title=data["title"],
+        summary=data.get("summary", ""),
+        start_date=data["start_date"],
+        end_date=data["end_date"],
+        state=GRANT.initial,
+        created_by_id=actor.id,
+    )
+    _set_budget(grant, data["budget_lines"])
+    db.session.add(grant)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="create",
+        subject_type="grant",
+        subject_id=grant.id,
+        grant_id=grant.id,
+        to_state=grant.state,
+        data={
+            "title": grant.title,
+            "requested_amount": format_money(grant.requested_cents),
+            "budget_lines": _budget_snapshot(grant),
+        },
+    )
+    return grant
+
+
+def update_grant(grant: Grant, data: dict[str, Any], *, actor: User) -> Grant:
+    """Edit a proposal while it is a draft or changes were requested."""
+    if grant.state not in EDITABLE:
+        raise InvalidTransition(
+            f"A proposal can be edited only in draft or changes_requested, not in {grant.state}."
+        )
+    before = {
+        "title": grant.title,
+        "summary": grant.summary,
+        "start_date": grant.start_date.isoformat(),
+        "end_date": grant.end_date.isoformat(),
+        "requested_amount": format_money(grant.requested_cents),
+        "budget_lines": _budget_snapshot(grant),
+    }
+    start = data.get("start_date", grant.start_date)
+    end = data.get("end_date", grant.end_date)
+    _check_dates(grant.title_award, start, end)
+    for name in ("title", "summary"):
+        if name in data:
+            setattr(grant, name, data[name])
+    grant.start_date, grant.end_date = start, end
+    if "budget_lines" in data:
+        _set_budget(grant, data["budget_lines"])
+    after = {
+        "title": grant.title,
+        "summary": grant.summary,
+        "start_date": grant.start_date.isoformat(),
+        "end_date": grant.end_date.isoformat(),
+        "requested_amount": format_money(grant.requested_cents),
+        "budget_lines": _budget_snapshot(grant),
+    }
+    changed = {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}
+    grant.updated_at = utcnow()
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="update",
+        subject_type="grant",
+        subject_id=grant.id,
+        grant_id=grant.id,
+        from_state=grant.state,
+        to_state=grant.state,
+        data={"changed": changed},
+    )
+    return grant
+
+
+# ---------------------------------------------------------------------------------------------
+# The life of a grant
+
+
+def transition_grant(
+    grant: Grant,
+    event: str,
+    *,
+    actor: User,
+    comment: str | None = None,
+    approved_amount: int | None = None,
+    cause: dict[str, Any] | None = None,
+) -> Grant:
+    """Fire ``event`` on ``grant`` for ``actor``, with its guards, and write the audit event.
+
+    ``cause`` is given for system events: the action of ``actor`` that fired them.
+    """
+    role = SYSTEM if cause is not None else actor.role
+    row = GRANT.transition(event)
+    if role not in row.roles:
+        raise Forbidden(f"The role '{actor.role}' may not fire '{event}'.")
+    comment = (comment or "").strip() or None
+    if row.comment_required and not comment:
+        raise Unprocessable.field("comment", f"A comment is required to {event.replace('_', ' ')}.")
+    if approved_amount is not None and event != "approve":
+        raise Unprocessable.field("approved_amount", "Only the approve event takes an amount.")
+    GRANT.check(event, grant.state, role)
+
+    data: dict[str, Any] = dict(cause or {})
+    before = grant.state
+    if event == "submit":
+        _guard_submit(grant)
+    elif event == "approve":
+        amount = grant.requested_cents if approved_amount is None else approved_amount
+        if amount > grant.requested_cents:
+            raise OverApproved(
+                f"The approved amount {format_money(amount)} exceeds the requested "
+                f"{format_money(grant.requested_cents)}."
+            )
+        commit_to_cap(grant.title_id, amount)
+        grant.approved_cents = amount
+        grant.approved_at = utcnow()
+        data["approved_amount"] = format_money(amount)
+    elif event in ("close", "terminate"):
+        figures = grant_figures(grant)
+        if event == "close" and (figures.balance_due or figures.recovery_due):
+            raise MoneyOwed(
+                f"Balance due {format_money(figures.balance_due)}, recovery due "
+                f"{format_money(figures.recovery_due)}: settle it before closing."
+            )
+        # From now on the title counts only what the grant really cost.
+        release_from_cap(grant.title_id, (grant.approved_cents or 0) - figures.cost)
+        data["cost"] = format_money(figures.cost)
+        if event == "terminate":
+            data["recovery_due"] = format_money(max(0, figures.paid - figures.eligible_eur))
+
+    GRANT.fire(grant, event)
+    grant.updated_at = utcnow()
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action=event,
+        subject_type="grant",
+        subject_id=grant.id,
+        grant_id=grant.id,
+        from_state=before,
+        to_state=grant.state,
+        comment=comment,
+        data=data,
+    )
+    return grant
+
+
+def _guard_submit(grant: Grant) -> None:
+    title = eligible_title(grant.city)
+    if title.id != grant.title_id:
+        raise CityNotEligible(
+            f"This proposal belongs to the {grant.title_award.year} title, which no longer "
+            "covers today: propose the pilot again under the current title."
+        )
+    _check_dates(title, grant.start_date, grant.end_date)
+    if not grant.budget_lines:
+        raise InvalidTransition("A proposal needs at least one budget line to be submitted.")
+    if grant.requested_cents > title.available_cents:
+        raise CapExceeded(
+            f"The request of {format_money(grant.requested_cents)} EUR exceeds what is left of "
+            f"the title's seed money, {format_money(title.available_cents)} EUR."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# What a caller sees
+
+
+def reports_due(grant: Grant) -> list[dict[str, Any]]:
+    """From approval on, the reports not yet accepted, with their due dates."""
+    if grant.state in (APPROVED, DISBURSED):
+        kinds = ["interim", "final"]
+    elif grant.state == INTERIM_REPORTED:
+        kinds = ["final"]
+    else:
+        return []
+    due = {
+        "interim": interim_due_on(grant),
+        "final": grant.end_date + dt.timedelta(days=current_app.config["FINAL_REPORT_DUE_DAYS"]),
+    }
+    return [{"kind": k, "due_on": due[k]} for k in kinds]
+
+
+def interim_due_on(grant: Grant) -> dt.date:
+    return grant.start_date + dt.timedelta(days=(grant.end_date - grant.start_date).days // 2)
+
+
+def available_events(grant: Grant, user: User) -> list[str]:
+    return GRANT.available(grant.state, [user.role])
+
+
+def grant_out(grant: Grant, user: User) -> dict[str, Any]:
+    figures = grant_figures(grant)
+    return {
+        "id": grant.id,
+        "city_id": grant.city_id,
+        "city_name": grant.city.name,
+        "title_year": grant.title_year,
+        "title": grant.title,
+        "summary": grant.summary,
+        "start_date": grant.start_date,
+        "end_date": grant.end_date,
+        "state": grant.state,
+        "requested_amount": grant.requested_cents,
+        "approved_amount": grant.approved_cents,
+        "paid_amount": figures.paid,
+        "recovered_amount": figures.recovered,
+        "budget_lines": grant.budget_lines,
+        "available_events": available_events(grant, user),
+        "reports_due": reports_due(grant),
+        "created_at": grant.created_at,
+        "updated_at": grant.updated_at,
+    }

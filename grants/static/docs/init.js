@@ -1,0 +1,10 @@
+// Starts the interactive API reference; a static file so that no inline script is needed.
+window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: document.getElementById("swagger-ui").dataset.specUrl,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "StandaloneLayout",
+  });
+});
