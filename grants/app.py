@@ -115,10 +115,13 @@ def _sqlite_begin(conn: Any) -> None:
 def _register_api(app: Flask) -> None:
     from grants.cities.api import blp as cities
     from grants.comments.api import blp as comments
+    from grants.disbursements.api import blp as disbursements
     from grants.proposals.api import blp as grants
+    from grants.rates.api import blp as rates
+    from grants.reports.api import blp as reports
     from grants.users.api import blp as users
 
-    for blp in (users, cities, grants, comments):
+    for blp in (users, cities, grants, comments, rates, disbursements, reports):
         api.register_blueprint(blp, url_prefix=API_PREFIX)
 
     def healthz() -> Any:

@@ -58,6 +58,25 @@ def demo_command() -> None:
         click.echo(line)
 
 
+rates_cli = AppGroup("rates", help="Monthly exchange rates.")
+
+
+@rates_cli.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8"))
+def import_rates_command(csv_file: click.File) -> None:
+    """Import InforEuro rates from a CSV of month,currency,rate (all rows or none)."""
+    from grants.rates.services import import_csv
+
+    try:
+        count = import_csv(csv_file, actor=None)
+        db.session.commit()
+    except ValueError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"imported {count} rates")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(rates_cli)
     app.cli.add_command(demo_command)

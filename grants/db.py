@@ -66,5 +66,8 @@ def import_models() -> None:
     from grants import audit, idempotency  # noqa: F401
     from grants.cities import models as _cities  # noqa: F401
     from grants.comments import models as _comments  # noqa: F401
+    from grants.disbursements import models as _disbursements  # noqa: F401
     from grants.proposals import models as _proposals  # noqa: F401
+    from grants.rates import models as _rates  # noqa: F401
+    from grants.reports import models as _reports  # noqa: F401
     from grants.users import models as _users  # noqa: F401

@@ -32,6 +32,10 @@ class Grant(Base):
             "approved_cents IS NULL OR (approved_cents > 0 AND approved_cents <= requested_cents)",
             name="approved_within_requested",
         ),
+        CheckConstraint(
+            "payout_cents >= 0 AND payout_cents <= COALESCE(approved_cents, 0)",
+            name="payouts_within_approved",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,14 +48,16 @@ class Grant(Base):
     state: Mapped[str] = mapped_column(String(32), default="draft", index=True)
     requested_cents: Mapped[int] = mapped_column(default=0)
     approved_cents: Mapped[int | None]
+    #: Advances and balances authorised or paid: guarded like the cap (never above approved).
+    payout_cents: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     approved_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
-    city = relationship("City", lazy="joined")
-    title_award = relationship("Title", lazy="joined")
+    city = relationship("City", lazy="joined", innerjoin=True)
+    title_award = relationship("Title", lazy="joined", innerjoin=True)
     budget_lines: Mapped[list[BudgetLine]] = relationship(
         back_populates="grant",
         order_by="BudgetLine.position",

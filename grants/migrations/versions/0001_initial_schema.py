@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 748da808f86a
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:17:46.888944
+Create Date: 2026-11-27 21:21:07.975770
 
 """
 from alembic import op
@@ -80,6 +80,19 @@ def upgrade():
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
 
+    op.create_table('exchange_rates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('rate_micros', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('length(currency) = 3', name=op.f('ck_exchange_rates_currency_iso')),
+    sa.CheckConstraint('rate_micros > 0', name=op.f('ck_exchange_rates_rate_positive')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_exchange_rates_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_rates')),
+    sa.UniqueConstraint('month', 'currency', name='uq_exchange_rates_month_currency')
+    )
     op.create_table('grants',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('city_id', sa.Integer(), nullable=False),
@@ -91,6 +104,7 @@ def upgrade():
     sa.Column('state', sa.String(length=32), nullable=False),
     sa.Column('requested_cents', sa.Integer(), nullable=False),
     sa.Column('approved_cents', sa.Integer(), nullable=True),
+    sa.Column('payout_cents', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -98,6 +112,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("state IN ('draft', 'submitted', 'changes_requested', 'approved', 'rejected', 'withdrawn', 'disbursed', 'interim_reported', 'final_reported', 'closed', 'terminated')", name=op.f('ck_grants_state_known')),
     sa.CheckConstraint('approved_cents IS NULL OR (approved_cents > 0 AND approved_cents <= requested_cents)', name=op.f('ck_grants_approved_within_requested')),
+    sa.CheckConstraint('payout_cents >= 0 AND payout_cents <= COALESCE(approved_cents, 0)', name=op.f('ck_grants_payouts_within_approved')),
     sa.CheckConstraint('requested_cents >= 0', name=op.f('ck_grants_requested_not_negative')),
     sa.CheckConstraint('start_date <= end_date', name=op.f('ck_grants_dates_ordered')),
     sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_grants_city_id_cities')),
@@ -187,11 +202,131 @@ def upgrade():
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_comments_grant_id'), ['grant_id'], unique=False)
 
+    op.create_table('payouts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('grant_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('authorised_by_id', sa.Integer(), nullable=False),
+    sa.Column('authorised_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_by_id', sa.Integer(), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.Column('payment_reference', sa.String(length=200), nullable=True),
+    sa.Column('cancelled_by_id', sa.Integer(), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancel_comment', sa.Text(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.CheckConstraint("kind IN ('advance', 'balance', 'recovery')", name=op.f('ck_payouts_kind_known')),
+    sa.CheckConstraint("state <> 'paid' OR (paid_on IS NOT NULL AND confirmed_by_id IS NOT NULL)", name=op.f('ck_payouts_paid_confirmed')),
+    sa.CheckConstraint("state IN ('authorised', 'paid', 'cancelled')", name=op.f('ck_payouts_state_known')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_payouts_amount_positive')),
+    sa.CheckConstraint('confirmed_by_id IS NULL OR confirmed_by_id <> authorised_by_id', name=op.f('ck_payouts_four_eyes')),
+    sa.ForeignKeyConstraint(['authorised_by_id'], ['users.id'], name=op.f('fk_payouts_authorised_by_id_users')),
+    sa.ForeignKeyConstraint(['cancelled_by_id'], ['users.id'], name=op.f('fk_payouts_cancelled_by_id_users')),
+    sa.ForeignKeyConstraint(['confirmed_by_id'], ['users.id'], name=op.f('fk_payouts_confirmed_by_id_users')),
+    sa.ForeignKeyConstraint(['grant_id'], ['grants.id'], name=op.f('fk_payouts_grant_id_grants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payouts'))
+    )
+    with op.batch_alter_table('payouts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payouts_grant_id'), ['grant_id'], unique=False)
+
+    op.create_table('reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('grant_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('narrative', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.CheckConstraint("kind IN ('interim', 'final')", name=op.f('ck_reports_kind_known')),
+    sa.CheckConstraint("state IN ('draft', 'submitted', 'returned', 'accepted')", name=op.f('ck_reports_state_known')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_reports_created_by_id_users')),
+    sa.ForeignKeyConstraint(['grant_id'], ['grants.id'], name=op.f('fk_reports_grant_id_grants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reports')),
+    sa.UniqueConstraint('grant_id', 'kind', name='uq_reports_grant_kind')
+    )
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reports_grant_id'), ['grant_id'], unique=False)
+
+    op.create_table('expense_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('invoice_number', sa.String(length=100), nullable=False),
+    sa.Column('invoice_date', sa.Date(), nullable=False),
+    sa.Column('payment_date', sa.Date(), nullable=True),
+    sa.Column('supplier', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.String(length=1000), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+    sa.Column('vat_cents', sa.BigInteger(), nullable=False),
+    sa.Column('vat_recoverable', sa.Boolean(), nullable=False),
+    sa.Column('rate_micros', sa.BigInteger(), nullable=True),
+    sa.Column('amount_eur_cents', sa.BigInteger(), nullable=True),
+    sa.Column('vat_eur_cents', sa.BigInteger(), nullable=True),
+    sa.Column('eligible_eur_cents', sa.BigInteger(), nullable=True),
+    sa.Column('adjusted_eligible_cents', sa.BigInteger(), nullable=True),
+    sa.Column('ineligible_reason', sa.Text(), nullable=True),
+    sa.CheckConstraint("category IN ('services', 'venue', 'materials', 'equipment', 'travel', 'fees', 'communication', 'other')", name=op.f('ck_expense_lines_category_known')),
+    sa.CheckConstraint('adjusted_eligible_cents IS NULL OR (adjusted_eligible_cents >= 0 AND adjusted_eligible_cents <= eligible_eur_cents)', name=op.f('ck_expense_lines_adjustment_within_eligible')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_expense_lines_amount_positive')),
+    sa.CheckConstraint('rate_micros IS NULL OR rate_micros > 0', name=op.f('ck_expense_lines_rate_positive')),
+    sa.CheckConstraint('vat_cents >= 0 AND vat_cents <= amount_cents', name=op.f('ck_expense_lines_vat_within_amount')),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_expense_lines_report_id_reports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expense_lines'))
+    )
+    with op.batch_alter_table('expense_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_expense_lines_report_id'), ['report_id'], unique=False)
+
+    op.create_table('attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('expense_id', sa.Integer(), nullable=True),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.CheckConstraint('size > 0', name=op.f('ck_attachments_size_positive')),
+    sa.ForeignKeyConstraint(['expense_id'], ['expense_lines.id'], name=op.f('fk_attachments_expense_id_expense_lines'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_attachments_report_id_reports')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_attachments_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments'))
+    )
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attachments_expense_id'), ['expense_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachments_report_id'), ['report_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attachments_report_id'))
+        batch_op.drop_index(batch_op.f('ix_attachments_expense_id'))
+
+    op.drop_table('attachments')
+    with op.batch_alter_table('expense_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expense_lines_report_id'))
+
+    op.drop_table('expense_lines')
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reports_grant_id'))
+
+    op.drop_table('reports')
+    with op.batch_alter_table('payouts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payouts_grant_id'))
+
+    op.drop_table('payouts')
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_comments_grant_id'))
 
@@ -213,6 +348,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_grants_city_id'))
 
     op.drop_table('grants')
+    op.drop_table('exchange_rates')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 

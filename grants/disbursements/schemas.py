@@ -1,0 +1,35 @@
+"""Payout schemas."""
+
+from marshmallow import Schema, fields, validate
+
+from grants.schemas import InputSchema, Money, text
+from workflows.payout import KINDS, PAYOUT
+
+
+class PayoutCreateSchema(InputSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    amount = Money(allow_none=True)
+
+
+class PayoutTransitionSchema(InputSchema):
+    event = fields.String(required=True, validate=validate.OneOf(PAYOUT.events))
+    paid_on = fields.Date(allow_none=True)
+    payment_reference = text(200, required=False, allow_none=True)
+    comment = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+
+
+class PayoutSchema(Schema):
+    id = fields.Integer()
+    grant_id = fields.Integer()
+    kind = fields.String()
+    amount = Money()
+    state = fields.String()
+    authorised_by = fields.Integer()
+    authorised_by_email = fields.String()
+    authorised_at = fields.DateTime()
+    confirmed_by = fields.Integer(allow_none=True)
+    confirmed_by_email = fields.String(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
+    paid_on = fields.Date(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+    cancel_comment = fields.String(allow_none=True)

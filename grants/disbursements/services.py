@@ -1,0 +1,250 @@
+"""Payouts with four eyes: one finance officer authorises, another confirms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm.util import identity_key
+
+from grants import audit
+from grants.cities.services import release_from_cap
+from grants.db import utcnow
+from grants.disbursements.models import Payout
+from grants.errors import (
+    Forbidden,
+    FourEyes,
+    InvalidTransition,
+    NotFound,
+    OverApproved,
+    Unprocessable,
+)
+from grants.extensions import db
+from grants.money import format_money, share_of
+from grants.proposals.figures import grant_figures
+from grants.proposals.models import Grant
+from grants.proposals.services import scope_clause, transition_grant
+from grants.users.models import User
+from workflows.grant import APPROVED, ENDED, FINAL_REPORTED, FINANCE_OFFICER, TERMINATED
+from workflows.payout import (
+    ADVANCE,
+    AUTHORISED,
+    BALANCE,
+    LIVE,
+    OUTGOING,
+    PAYOUT,
+    RECOVERY,
+)
+
+
+def get_payout(user: User, payout_id: int, *, for_update: bool = False) -> Payout:
+    query = (
+        select(Payout)
+        .join(Grant, Payout.grant_id == Grant.id)
+        .where(Payout.id == payout_id, scope_clause(user))
+    )
+    if for_update:
+        query = query.with_for_update(of=Payout)
+    payout = db.session.scalar(query)
+    if payout is None:
+        raise NotFound("No such payout.")
+    return payout
+
+
+def list_payouts(grant: Grant) -> list[Payout]:
+    return list(
+        db.session.scalars(select(Payout).where(Payout.grant_id == grant.id).order_by(Payout.id))
+    )
+
+
+def _reserve(grant: Grant, cents: int) -> None:
+    """Count an outgoing payout against the approved amount, atomically (like the cap)."""
+    result = db.session.execute(
+        update(Grant)
+        .where(Grant.id == grant.id, Grant.payout_cents + cents <= Grant.approved_cents)
+        .values(payout_cents=Grant.payout_cents + cents)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise OverApproved(
+            f"A payout of {format_money(cents)} exceeds what remains of the approved amount."
+        )
+    _refresh_counter(grant.id)
+
+
+def _release(grant_id: int, cents: int) -> None:
+    db.session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id)
+        .values(payout_cents=Grant.payout_cents - cents)
+        .execution_options(synchronize_session=False)
+    )
+    _refresh_counter(grant_id)
+
+
+def _refresh_counter(grant_id: int) -> None:
+    grant = db.session.identity_map.get(identity_key(Grant, grant_id))
+    if grant is not None:
+        db.session.expire(grant, ["payout_cents", "version"])
+
+
+def authorise_payout(grant: Grant, data: dict[str, Any], *, actor: User) -> Payout:
+    """Authorise an advance, a balance or a recovery (amount defaulted per domain.md)."""
+    if actor.role != FINANCE_OFFICER:
+        raise Forbidden("Only finance officers authorise payouts.")
+    kind = data["kind"]
+    live = [p for p in list_payouts(grant) if p.state in LIVE]
+    figures = grant_figures(grant)
+    amount = data.get("amount")
+    if kind == ADVANCE:
+        if grant.state != APPROVED:
+            raise InvalidTransition(
+                f"An advance is paid once the grant is approved, not {grant.state}."
+            )
+        if any(p.kind == ADVANCE for p in live):
+            raise InvalidTransition("This grant has an advance already.")
+        if amount is None:
+            amount = share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
+    elif kind == BALANCE:
+        if grant.state != FINAL_REPORTED:
+            raise InvalidTransition("A balance is paid only after the final report is accepted.")
+        if any(p.kind == BALANCE for p in live):
+            raise InvalidTransition("This grant has a balance payout already.")
+        due = figures.balance_due
+        if due <= 0:
+            raise InvalidTransition("No balance is due: the city has been paid what it spent.")
+        if amount is None:
+            amount = due
+    else:  # recovery
+        if grant.state not in (FINAL_REPORTED, TERMINATED):
+            raise InvalidTransition(
+                "A recovery is asked once the final report is accepted or the grant terminated."
+            )
+        pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
+        owed = figures.recovery_due - pending
+        if owed <= 0:
+            raise InvalidTransition("Nothing is owed back by the city.")
+        if amount is None:
+            amount = owed
+        if amount > owed:
+            raise OverApproved(
+                f"A recovery of {format_money(amount)} exceeds what is owed, {format_money(owed)}."
+            )
+    if amount <= 0:
+        raise InvalidTransition("Nothing to pay.")
+    if kind in OUTGOING:
+        _reserve(grant, amount)
+    payout = Payout(
+        grant_id=grant.id,
+        kind=kind,
+        amount_cents=amount,
+        state=PAYOUT.initial,
+        authorised_by_id=actor.id,
+        authorised_at=utcnow(),
+    )
+    db.session.add(payout)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="payout_authorised",
+        subject_type="payout",
+        subject_id=payout.id,
+        grant_id=grant.id,
+        to_state=payout.state,
+        data={"payout_id": payout.id, "kind": kind, "amount": format_money(amount)},
+    )
+    return payout
+
+
+def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> Payout:
+    """Confirm a payout paid (another officer than the authoriser) or cancel it."""
+    event = data["event"]
+    row = PAYOUT.transition(event)
+    if actor.role not in row.roles:
+        raise Forbidden(f"The role '{actor.role}' may not {event} payouts.")
+    comment = (data.get("comment") or "").strip() or None
+    errors: dict[str, list[str]] = {}
+    if event == "confirm_paid":
+        for name in ("paid_on", "payment_reference"):
+            if not data.get(name):
+                errors[name] = ["Required to confirm a payout."]
+    if row.comment_required and not comment:
+        errors["comment"] = [f"A comment is required to {event}."]
+    if errors:
+        raise Unprocessable(errors={"json": errors})
+    PAYOUT.check(event, payout.state, actor.role)
+    before = payout.state
+    audit_data: dict[str, Any] = {
+        "payout_id": payout.id,
+        "kind": payout.kind,
+        "amount": format_money(payout.amount_cents),
+    }
+    if event == "confirm_paid":
+        if payout.authorised_by_id == actor.id:
+            raise FourEyes()
+        if data["paid_on"] > dt.datetime.now(dt.UTC).date():
+            raise Unprocessable.field("paid_on", "A payment cannot be dated in the future.")
+        payout.confirmed_by_id = actor.id
+        payout.confirmed_at = utcnow()
+        payout.paid_on = data["paid_on"]
+        payout.payment_reference = data["payment_reference"]
+        audit_data.update(
+            paid_on=payout.paid_on.isoformat(), payment_reference=payout.payment_reference
+        )
+    else:
+        payout.cancelled_by_id = actor.id
+        payout.cancelled_at = utcnow()
+        payout.cancel_comment = comment
+        if payout.kind in OUTGOING:
+            _release(payout.grant_id, payout.amount_cents)
+    PAYOUT.fire(payout, event)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action=f"payout_{'paid' if event == 'confirm_paid' else 'cancelled'}",
+        subject_type="payout",
+        subject_id=payout.id,
+        grant_id=payout.grant_id,
+        from_state=before,
+        to_state=payout.state,
+        comment=comment,
+        data=audit_data,
+    )
+    if event == "confirm_paid" and payout.kind == RECOVERY:
+        grant = db.session.get(Grant, payout.grant_id)
+        if grant.state in ENDED:
+            # An ended grant counts only what it cost; money returned frees the city's headroom.
+            release_from_cap(grant.title_id, payout.amount_cents)
+    if event == "confirm_paid" and payout.kind == ADVANCE:
+        grant = db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
+        if grant.state == APPROVED:
+            transition_grant(
+                grant,
+                "advance_paid",
+                actor=actor,
+                cause={"cause": "confirm_paid", "payout_id": payout.id},
+            )
+    return payout
+
+
+def payout_out(payout: Payout) -> dict[str, Any]:
+    return {
+        "id": payout.id,
+        "grant_id": payout.grant_id,
+        "kind": payout.kind,
+        "amount": payout.amount_cents,
+        "state": payout.state,
+        "authorised_by": payout.authorised_by_id,
+        "authorised_by_email": payout.authorised_by.email,
+        "authorised_at": payout.authorised_at,
+        "confirmed_by": payout.confirmed_by_id,
+        "confirmed_by_email": payout.confirmed_by.email if payout.confirmed_by else None,
+        "confirmed_at": payout.confirmed_at,
+        "paid_on": payout.paid_on,
+        "payment_reference": payout.payment_reference,
+        "cancel_comment": payout.cancel_comment,
+    }

@@ -1,0 +1,107 @@
+"""Exchange rates: set one, import a month's InforEuro CSV, look one up for a conversion."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from grants import audit
+from grants.db import utcnow
+from grants.errors import RateMissing, Unprocessable
+from grants.extensions import db
+from grants.rates.models import RATE_SCALE, ExchangeRate
+from grants.rates.schemas import CURRENCY_PATTERN, MONTH_PATTERN, format_rate, parse_rate
+from grants.users.models import User
+
+
+def set_rate(month: str, currency: str, micros: int, *, actor: User | None) -> ExchangeRate:
+    """Create or replace the rate of ``currency`` for ``month``; the change is audited."""
+    if currency == "EUR" and micros != RATE_SCALE:
+        raise Unprocessable.field("rate", "The rate of EUR is 1.")
+    row = db.session.scalar(
+        select(ExchangeRate).where(ExchangeRate.month == month, ExchangeRate.currency == currency)
+    )
+    before = row.rate_micros if row else None
+    if row is None:
+        row = ExchangeRate(month=month, currency=currency, rate_micros=micros)
+        db.session.add(row)
+    row.rate_micros = micros
+    row.updated_at = utcnow()
+    row.updated_by_id = actor.id if actor else None
+    db.session.flush()
+    if before != micros:
+        audit.record(
+            db.session,
+            actor=actor,
+            action="rate_set",
+            subject_type="exchange_rate",
+            subject_id=row.id,
+            data={
+                "month": month,
+                "currency": currency,
+                "from": format_rate(before),
+                "to": format_rate(micros),
+            },
+        )
+    return row
+
+
+def list_rates(filters: dict[str, Any]) -> list[ExchangeRate]:
+    query = select(ExchangeRate)
+    if "month" in filters:
+        query = query.where(ExchangeRate.month == filters["month"])
+    if "currency" in filters:
+        query = query.where(ExchangeRate.currency == filters["currency"])
+    return list(db.session.scalars(query.order_by(ExchangeRate.month, ExchangeRate.currency)))
+
+
+def rate_for(month: str, currency: str) -> int:
+    """The rate (in millionths) of ``currency`` in ``month``; EUR is 1; else 409 rate_missing."""
+    if currency == "EUR":
+        return RATE_SCALE
+    micros = db.session.scalar(
+        select(ExchangeRate.rate_micros).where(
+            ExchangeRate.month == month, ExchangeRate.currency == currency
+        )
+    )
+    if micros is None:
+        raise RateMissing(f"No exchange rate for {currency} in {month}: ask finance to set it.")
+    return micros
+
+
+def to_eur_cents(cents: int, micros: int) -> int:
+    """``amount / rate`` in EUR cents, rounded half up: cents × 10⁶ / micros."""
+    value = Decimal(cents) * RATE_SCALE / Decimal(micros)
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def import_csv(lines: Iterable[str], *, actor: User | None) -> int:
+    """Import ``month,currency,rate`` rows (a header row is allowed); all or nothing."""
+    count = 0
+    reader = csv.reader(lines)
+    for number, row in enumerate(reader, start=1):
+        if not row or not "".join(row).strip():
+            continue
+        if number == 1 and row[0].strip().lower() == "month":
+            continue
+        if len(row) != 3:
+            raise ValueError(f"line {number}: expected month,currency,rate")
+        month, currency, rate = (cell.strip() for cell in row)
+        currency = currency.upper()
+        if not re.fullmatch(MONTH_PATTERN, month):
+            raise ValueError(f"line {number}: month {month!r} is not YYYY-MM")
+        if not re.fullmatch(CURRENCY_PATTERN, currency):
+            raise ValueError(f"line {number}: currency {currency!r} is not an ISO 4217 code")
+        try:
+            micros = parse_rate(rate)
+        except ValidationError as exc:
+            raise ValueError(f"line {number}: rate {rate!r}: {exc.messages[0]}") from exc
+        set_rate(month, currency, micros, actor=actor)
+        count += 1
+    return count

@@ -1,0 +1,434 @@
+"""Reports: file, edit, submit (with currency conversion), return, accept (with adjustments)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zipfile
+from io import BytesIO
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from grants import audit
+from grants.db import today, utcnow
+from grants.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from grants.extensions import db
+from grants.money import format_money
+from grants.proposals.models import Grant
+from grants.proposals.services import interim_due_on, scope_clause, transition_grant
+from grants.rates.services import rate_for, to_eur_cents
+from grants.reports.models import Attachment, ExpenseLine, Report
+from grants.users.models import User
+from workflows.grant import CITY_MEMBER, DISBURSED, INTERIM_REPORTED
+from workflows.report import EDITABLE, FINAL, INTERIM, REPORT
+
+#: The grant state in which each kind of report is filed, and the event its acceptance fires.
+FILED_IN = {INTERIM: DISBURSED, FINAL: INTERIM_REPORTED}
+FIRES = {INTERIM: "interim_accepted", FINAL: "final_accepted"}
+
+
+def get_report(user: User, report_id: int, *, for_update: bool = False) -> Report:
+    query = (
+        select(Report)
+        .join(Grant, Report.grant_id == Grant.id)
+        .where(Report.id == report_id, scope_clause(user))
+    )
+    if for_update:
+        query = query.with_for_update(of=Report)
+    report = db.session.scalar(query)
+    if report is None:
+        raise NotFound("No such report.")
+    return report
+
+
+def list_reports(grant: Grant) -> list[Report]:
+    return list(
+        db.session.scalars(select(Report).where(Report.grant_id == grant.id).order_by(Report.id))
+    )
+
+
+def due_on(grant: Grant, kind: str) -> dt.date:
+    if kind == INTERIM:
+        return interim_due_on(grant)
+    return grant.end_date + dt.timedelta(days=current_app.config["FINAL_REPORT_DUE_DAYS"])
+
+
+def _set_expenses(report: Report, lines: list[dict[str, Any]]) -> None:
+    report.expenses = [
+        ExpenseLine(
+            position=i,
+            invoice_number=line["invoice_number"],
+            invoice_date=line["invoice_date"],
+            payment_date=line.get("payment_date"),
+            supplier=line["supplier"],
+            description=line["description"],
+            category=line["category"],
+            currency=line["currency"],
+            amount_cents=line["amount"],
+            vat_cents=line.get("vat_amount", 0),
+            vat_recoverable=line.get("vat_recoverable", False),
+        )
+        for i, line in enumerate(lines, start=1)
+    ]
+
+
+def _expense_snapshot(report: Report) -> list[dict[str, Any]]:
+    return [
+        {
+            "invoice_number": e.invoice_number,
+            "supplier": e.supplier,
+            "currency": e.currency,
+            "amount": format_money(e.amount_cents),
+            "vat_amount": format_money(e.vat_cents),
+            "vat_recoverable": e.vat_recoverable,
+        }
+        for e in report.expenses
+    ]
+
+
+def create_report(grant: Grant, data: dict[str, Any], *, actor: User) -> Report:
+    if actor.role != CITY_MEMBER:
+        raise Forbidden("Reports are filed by the city's team.")
+    kind = data["kind"]
+    existing = db.session.scalar(
+        select(Report).where(Report.grant_id == grant.id, Report.kind == kind)
+    )
+    if existing is not None:
+        raise Conflict(
+            f"This grant has its {kind} report already (id {existing.id}): edit that one."
+        )
+    if grant.state != FILED_IN[kind]:
+        raise InvalidTransition(
+            f"An {kind} report is filed when the grant is {FILED_IN[kind]}, not {grant.state}."
+        )
+    report = Report(
+        grant_id=grant.id,
+        kind=kind,
+        state=REPORT.initial,
+        narrative=data.get("narrative") or {},
+        created_by_id=actor.id,
+    )
+    _set_expenses(report, data.get("expenses") or [])
+    db.session.add(report)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="report_created",
+        subject_type="report",
+        subject_id=report.id,
+        grant_id=grant.id,
+        to_state=report.state,
+        data={"report_id": report.id, "kind": kind, "expenses": _expense_snapshot(report)},
+    )
+    return report
+
+
+def update_report(report: Report, data: dict[str, Any], *, actor: User) -> Report:
+    if actor.role != CITY_MEMBER:
+        raise Forbidden("Reports are edited by the city's team.")
+    if report.state not in EDITABLE:
+        raise InvalidTransition(
+            f"A report can be edited while draft or returned, not {report.state}."
+        )
+    changed: dict[str, Any] = {}
+    if "narrative" in data:
+        report.narrative = data["narrative"]
+        changed["narrative"] = True
+    if "expenses" in data:
+        before = _expense_snapshot(report)
+        _set_expenses(report, data["expenses"])
+        changed["expenses"] = {"from": before, "to": _expense_snapshot(report)}
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="report_updated",
+        subject_type="report",
+        subject_id=report.id,
+        grant_id=report.grant_id,
+        from_state=report.state,
+        to_state=report.state,
+        data={"report_id": report.id, "kind": report.kind, **changed},
+    )
+    return report
+
+
+def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> Report:
+    event = data["event"]
+    row = REPORT.transition(event)
+    if actor.role not in row.roles:
+        raise Forbidden(f"The role '{actor.role}' may not {event} reports.")
+    comment = (data.get("comment") or "").strip() or None
+    if row.comment_required and not comment:
+        raise Unprocessable.field("comment", f"A comment is required to {event} a report.")
+    if data.get("adjustments") and event != "accept":
+        raise Unprocessable.field("adjustments", "Adjustments are given when accepting.")
+    REPORT.check(event, report.state, actor.role)
+    grant = db.session.get(Grant, report.grant_id, with_for_update={"of": Grant})
+    before = report.state
+    audit_data: dict[str, Any] = {"report_id": report.id, "kind": report.kind}
+    if event == "submit":
+        if grant.state != FILED_IN[report.kind]:
+            raise InvalidTransition(
+                f"The grant is {grant.state}: an {report.kind} report cannot be submitted now."
+            )
+        _convert(report, today().strftime("%Y-%m"))
+        report.submitted_at = utcnow()
+        audit_data["total_eur"] = format_money(
+            sum(e.amount_eur_cents or 0 for e in report.expenses)
+        )
+        audit_data["eligible_eur"] = format_money(
+            sum(e.eligible_eur_cents or 0 for e in report.expenses)
+        )
+    elif event == "accept":
+        adjustments = _adjust(report, data.get("adjustments") or [], actor=actor)
+        report.accepted_at = utcnow()
+        audit_data["adjustments"] = adjustments
+        audit_data["eligible_eur"] = format_money(
+            sum(e.accepted_eligible_cents for e in report.expenses)
+        )
+    REPORT.fire(report, event)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action=f"report_{event}",
+        subject_type="report",
+        subject_id=report.id,
+        grant_id=report.grant_id,
+        from_state=before,
+        to_state=report.state,
+        comment=comment,
+        data=audit_data,
+    )
+    if event == "accept":
+        transition_grant(
+            grant,
+            FIRES[report.kind],
+            actor=actor,
+            cause={"cause": "report_accept", "report_id": report.id},
+        )
+    return report
+
+
+def _convert(report: Report, month: str) -> None:
+    """Convert every line with the rate of ``month`` and freeze the rate on it (all or nothing)."""
+    rates = {e.currency: rate_for(month, e.currency) for e in report.expenses}
+    for line in report.expenses:
+        micros = rates[line.currency]
+        line.rate_micros = micros
+        line.amount_eur_cents = to_eur_cents(line.amount_cents, micros)
+        line.vat_eur_cents = to_eur_cents(line.vat_cents, micros)
+        line.eligible_eur_cents = line.amount_eur_cents - (
+            line.vat_eur_cents if line.vat_recoverable else 0
+        )
+        line.adjusted_eligible_cents = None
+        line.ineligible_reason = None
+
+
+def _adjust(report: Report, adjustments: list[dict[str, Any]], *, actor: User) -> list[dict]:
+    lines = {e.id: e for e in report.expenses}
+    errors: dict[str, dict[str, list[str]]] = {}
+    seen: set[int] = set()
+    for i, adj in enumerate(adjustments):
+        line = lines.get(adj["expense_id"])
+        if line is None:
+            errors[str(i)] = {"expense_id": ["Not an expense line of this report."]}
+        elif adj["expense_id"] in seen:
+            errors[str(i)] = {"expense_id": ["Adjusted twice."]}
+        elif adj["eligible_eur"] > (line.eligible_eur_cents or 0):
+            errors[str(i)] = {
+                "eligible_eur": [
+                    f"Must not exceed the line's eligible EUR, "
+                    f"{format_money(line.eligible_eur_cents or 0)}."
+                ]
+            }
+        seen.add(adj["expense_id"])
+    if errors:
+        raise Unprocessable(errors={"json": {"adjustments": errors}})
+    done = []
+    for adj in adjustments:
+        line = lines[adj["expense_id"]]
+        line.adjusted_eligible_cents = adj["eligible_eur"]
+        line.ineligible_reason = adj["reason"]
+        entry = {
+            "expense_id": line.id,
+            "invoice_number": line.invoice_number,
+            "eligible_eur_before": format_money(line.eligible_eur_cents),
+            "eligible_eur": format_money(adj["eligible_eur"]),
+            "reason": adj["reason"],
+        }
+        audit.record(
+            db.session,
+            actor=actor,
+            action="expense_adjusted",
+            subject_type="expense_line",
+            subject_id=line.id,
+            grant_id=report.grant_id,
+            comment=adj["reason"],
+            data={"report_id": report.id, **entry},
+        )
+        done.append(entry)
+    return done
+
+
+# ---------------------------------------------------------------------------------------------
+# Receipts
+
+ASIC_MIMETYPES = (b"application/vnd.etsi.asic-e+zip", b"application/vnd.etsi.asic-s+zip")
+
+
+def sniff(content: bytes) -> str | None:
+    """The content type judged from the bytes themselves, never from the name; None if refused."""
+    if content.startswith(b"%PDF-"):
+        return "application/pdf"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith(b"PK\x03\x04"):
+        # An ASiC container (.asice/.bdoc/.edoc) is a ZIP whose first entry, stored
+        # uncompressed, is "mimetype" holding the container's media type.
+        try:
+            with zipfile.ZipFile(BytesIO(content)) as archive:
+                first = archive.infolist()[0]
+                if first.filename == "mimetype":
+                    kind = archive.read(first).strip()
+                    if kind in ASIC_MIMETYPES:
+                        return kind.decode()
+        except (zipfile.BadZipFile, IndexError, KeyError, OSError):
+            return None
+    return None
+
+
+def add_attachment(
+    report: Report, file_name: str, content: bytes, *, expense_id: int | None, actor: User
+) -> Attachment:
+    if actor.role != CITY_MEMBER:
+        raise Forbidden("Receipts are uploaded by the city's team.")
+    limit = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+    if len(content) > limit:
+        raise PayloadTooLarge(f"The file is larger than {current_app.config['MAX_UPLOAD_MB']} MB.")
+    if not content:
+        raise Unprocessable.field("file", "The file is empty.", "files")
+    content_type = sniff(content)
+    if content_type is None:
+        raise UnsupportedMediaType(
+            "Receipts are accepted as PDF, PNG, JPEG or an e-signature container "
+            "(.asice, .bdoc, .edoc); this file's content is none of them."
+        )
+    if report.state not in EDITABLE:
+        raise InvalidTransition(
+            f"Receipts are added while the report is draft or returned, not {report.state}."
+        )
+    if expense_id is not None and expense_id not in {e.id for e in report.expenses}:
+        raise Unprocessable.field("expense_id", "Not an expense line of this report.", "form")
+    name = (file_name or "receipt").replace("\\", "/").rsplit("/", 1)[-1][:255] or "receipt"
+    attachment = Attachment(
+        report_id=report.id,
+        expense_id=expense_id,
+        file_name=name,
+        content_type=content_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by_id=actor.id,
+        content=content,
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=actor,
+        action="receipt_uploaded",
+        subject_type="attachment",
+        subject_id=attachment.id,
+        grant_id=report.grant_id,
+        data={
+            "report_id": report.id,
+            "expense_id": expense_id,
+            "file_name": name,
+            "size": attachment.size,
+            "sha256": attachment.sha256,
+        },
+    )
+    return attachment
+
+
+def get_attachment(user: User, attachment_id: int) -> Attachment:
+    attachment = db.session.scalar(
+        select(Attachment)
+        .join(Report, Attachment.report_id == Report.id)
+        .join(Grant, Report.grant_id == Grant.id)
+        .where(Attachment.id == attachment_id, scope_clause(user))
+    )
+    if attachment is None:
+        raise NotFound("No such file.")
+    return attachment
+
+
+def report_out(report: Report, user: User) -> dict[str, Any]:
+    grant = report.grant
+    by_line: dict[int | None, list[Attachment]] = {}
+    for a in report.attachments:
+        by_line.setdefault(a.expense_id, []).append(a)
+    submitted = report.state in ("submitted", "accepted")
+    return {
+        "id": report.id,
+        "grant_id": report.grant_id,
+        "kind": report.kind,
+        "state": report.state,
+        "narrative": report.narrative,
+        "due_on": due_on(grant, report.kind),
+        "submitted_at": report.submitted_at,
+        "accepted_at": report.accepted_at,
+        "expenses": [
+            {
+                **{c: getattr(e, c) for c in _LINE_FIELDS},
+                "eligible_eur": e.accepted_eligible_cents if submitted else None,
+                "outside_period": _outside(e, grant),
+                "attachments": by_line.get(e.id, []),
+            }
+            for e in report.expenses
+        ],
+        "attachments": by_line.get(None, []),
+        "total_eur": sum(e.amount_eur_cents or 0 for e in report.expenses) if submitted else None,
+        "eligible_eur": sum(e.accepted_eligible_cents for e in report.expenses)
+        if submitted
+        else None,
+        "available_events": REPORT.available(report.state, [user.role]),
+    }
+
+
+_LINE_FIELDS = (
+    "id",
+    "invoice_number",
+    "invoice_date",
+    "payment_date",
+    "supplier",
+    "description",
+    "category",
+    "currency",
+    "amount_cents",
+    "vat_cents",
+    "vat_recoverable",
+    "rate_micros",
+    "amount_eur_cents",
+    "eligible_eur_cents",
+    "ineligible_reason",
+)
+
+
+def _outside(line: ExpenseLine, grant: Grant) -> bool:
+    dates = [d for d in (line.invoice_date, line.payment_date) if d is not None]
+    return any(d < grant.start_date or d > grant.end_date for d in dates)
