@@ -118,3 +118,12 @@ def make(app_ctx: Flask) -> Factory:
 @pytest.fixture
 def is_postgres(database_url: str) -> bool:
     return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[Any]:
+    """The app served over real HTTP on 127.0.0.1 (see tests/live.py)."""
+    from tests.live import live_server
+
+    with live_server(app) as server:
+        yield server
