@@ -113,6 +113,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def _register_api(app: Flask) -> None:
+    from exports.api import blp as exports
     from grants.cities.api import blp as cities
     from grants.comments.api import blp as comments
     from grants.disbursements.api import blp as disbursements
@@ -121,7 +122,7 @@ def _register_api(app: Flask) -> None:
     from grants.reports.api import blp as reports
     from grants.users.api import blp as users
 
-    for blp in (users, cities, grants, comments, rates, disbursements, reports):
+    for blp in (users, cities, grants, comments, rates, disbursements, reports, exports):
         api.register_blueprint(blp, url_prefix=API_PREFIX)
 
     def healthz() -> Any:

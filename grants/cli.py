@@ -77,6 +77,9 @@ def import_rates_command(csv_file: click.File) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from exports.cli import exports_cli
+
+    app.cli.add_command(exports_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(rates_cli)
     app.cli.add_command(demo_command)

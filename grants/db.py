@@ -63,6 +63,7 @@ class Base(DeclarativeBase):
 
 def import_models() -> None:
     """Import every model module once, so that the metadata is complete (for Alembic too)."""
+    from exports import models as _exports  # noqa: F401
     from grants import audit, idempotency  # noqa: F401
     from grants.cities import models as _cities  # noqa: F401
     from grants.comments import models as _comments  # noqa: F401

@@ -73,6 +73,7 @@ def run(user: User, key: str, call: Callable[[], Any]) -> Response:
         json_error,
     )
     from grants.extensions import db
+    from workflows.errors import WorkflowError
 
     if len(key) > 255 or not key.strip():
         raise Unprocessable.field("Idempotency-Key", "Must be 1 to 255 characters.", "headers")
@@ -91,7 +92,8 @@ def run(user: User, key: str, call: Callable[[], Any]) -> Response:
 
     try:
         result = call()
-    except AppError as exc:
+    except (AppError, WorkflowError) as exc:
+        # A refusal (wrong state or role included) is the answer to replay, not a crash.
         session.rollback()
         response = json_error(exc)
         _store(session, row.id, response)

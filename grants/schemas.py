@@ -18,6 +18,7 @@ class Money(fields.Field):
 
     def __init__(self, *, allow_zero: bool = False, **kwargs: Any) -> None:
         metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("type", "string")  # apispec knows no type for a custom Field
         metadata.setdefault("pattern", MONEY_PATTERN)
         metadata.setdefault("example", "1500.00")
         super().__init__(metadata=metadata, **kwargs)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:21:07.975770
+Create Date: 2026-11-27 21:27:52.269878
 
 """
 from alembic import op
@@ -93,6 +93,36 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_rates')),
     sa.UniqueConstraint('month', 'currency', name='uq_exchange_rates_month_currency')
     )
+    op.create_table('exports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('progress', sa.Integer(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('job_id', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('file_name', sa.String(length=200), nullable=True),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('row_counts', sa.JSON(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.CheckConstraint("(status = 'finished') = (content IS NOT NULL AND sha256 IS NOT NULL)", name=op.f('ck_exports_file_only_when_finished')),
+    sa.CheckConstraint("kind IN ('grant_statement', 'city_statement', 'programme_statement')", name=op.f('ck_exports_kind_known')),
+    sa.CheckConstraint("status IN ('queued', 'running', 'finished', 'failed')", name=op.f('ck_exports_status_known')),
+    sa.CheckConstraint('progress >= 0 AND progress <= 100', name=op.f('ck_exports_progress_percent')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_exports_requested_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exports'))
+    )
+    with op.batch_alter_table('exports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exports_requested_by_id'), ['requested_by_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exports_status'), ['status'], unique=False)
+
     op.create_table('grants',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('city_id', sa.Integer(), nullable=False),
@@ -348,6 +378,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_grants_city_id'))
 
     op.drop_table('grants')
+    with op.batch_alter_table('exports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_exports_status'))
+        batch_op.drop_index(batch_op.f('ix_exports_requested_by_id'))
+
+    op.drop_table('exports')
     op.drop_table('exchange_rates')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))

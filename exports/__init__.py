@@ -1,0 +1,1 @@
+"""Financial statements for auditors: XLSX workbooks built by background jobs."""

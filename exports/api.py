@@ -1,0 +1,74 @@
+"""HTTP API of statements: request, follow, download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, url_for
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from exports import services
+from exports.models import Export
+from exports.schemas import ExportCreateSchema, ExportSchema
+from grants.auth import current_user, endpoint
+from grants.extensions import db
+from grants.schemas import PageQuerySchema, paginate, pagination_headers
+from grants.users.models import User
+from workflows.grant import ADMIN, AUDITOR, FINANCE_OFFICER
+
+blp = Blueprint("exports", __name__, description="Financial statements for auditors (XLSX)")
+READERS = (AUDITOR, FINANCE_OFFICER, ADMIN)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def load_export(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
+    kwargs["export"] = services.get_export(kwargs.pop("export_id"))
+    return kwargs
+
+
+@blp.route("/exports", methods=["POST"])
+@endpoint(roles=READERS)
+@blp.arguments(ExportCreateSchema)
+@blp.response(202, ExportSchema)
+def request_export(data: dict[str, Any]) -> Any:
+    """Request a statement; it is built by a background job (poll the Location)."""
+    kind = data.pop("kind")
+    export = services.request_export(kind, data, actor=current_user())
+    db.session.commit()  # the row is the truth: commit it before the job is queued
+    services.dispatch(export.id)
+    db.session.refresh(export)
+    location = url_for("exports.get_export", export_id=export.id)
+    return export, {"Location": location}
+
+
+@blp.route("/exports", methods=["GET"])
+@endpoint(roles=READERS)
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, ExportSchema(many=True))
+def list_exports(query: dict[str, Any]) -> Any:
+    """Statements requested so far, newest first."""
+    exports, meta = paginate(
+        db.session, select(Export).order_by(Export.id.desc()), query["page"], query["page_size"]
+    )
+    return exports, pagination_headers(meta)
+
+
+@blp.route("/exports/<int:export_id>", methods=["GET"])
+@endpoint(roles=READERS, load=load_export)
+@blp.response(200, ExportSchema)
+def get_export(export: Export) -> Any:
+    """Status and progress of a statement, read from its row."""
+    return export
+
+
+@blp.route("/exports/<int:export_id>/file", methods=["GET"])
+@endpoint(roles=READERS, load=load_export)
+@blp.response(200, description="The XLSX workbook")
+def download(export: Export) -> Any:
+    """Download the workbook (409 not_ready before it is finished); the download is audited."""
+    content = services.download(export, actor=current_user())
+    response = Response(content, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
+    response.headers["X-Content-SHA256"] = export.sha256 or ""
+    return response

@@ -1,0 +1,29 @@
+"""Export schemas."""
+
+from marshmallow import Schema, fields, validate
+
+from exports.models import KINDS
+from grants.schemas import InputSchema
+
+
+class ExportCreateSchema(InputSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    grant_id = fields.Integer(validate=validate.Range(min=1))
+    city_id = fields.Integer(validate=validate.Range(min=1))
+    title_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class ExportSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    params = fields.Dict()
+    status = fields.String()
+    progress = fields.Integer()
+    file_name = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    row_counts = fields.Dict(allow_none=True)
+    requested_by = fields.Function(lambda e: e.requested_by.email)
+    requested_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)

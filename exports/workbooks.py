@@ -1,0 +1,202 @@
+"""Pure XLSX writers: rows in, bytes out (openpyxl write-only mode; no database here).
+
+Money is written as numbers with a currency format, user-typed text always as text (a value
+starting with ``=`` never becomes a formula), headers are frozen, widths set, totals added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+EUR_FORMAT = '#,##0.00 "EUR"'
+AMOUNT_FORMAT = "#,##0.00"
+RATE_FORMAT = "0.000000"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+#: Column kinds: how a value is written and formatted.
+TEXT, EUR, AMOUNT, RATE, INT, DATE, DATETIME, BOOL = (
+    "text",
+    "eur",
+    "amount",
+    "rate",
+    "int",
+    "date",
+    "datetime",
+    "bool",
+)
+_FORMATS = {
+    EUR: EUR_FORMAT,
+    AMOUNT: AMOUNT_FORMAT,
+    RATE: RATE_FORMAT,
+    DATE: DATE_FORMAT,
+    DATETIME: DATETIME_FORMAT,
+}
+_MONEY = (EUR, AMOUNT)
+_CENT = Decimal("0.01")
+_MICRO = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: str = TEXT
+    width: int = 14
+    total: bool = False
+
+
+@dataclass
+class Sheet:
+    """A sheet to write: columns and an iterable of rows.
+
+    Money columns take integer cents; rate columns integer millionths; datetimes are UTC.
+    """
+
+    title: str
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[Any]]
+    totals_label: str = "Total"
+
+
+@dataclass
+class SheetResult:
+    rows: int = 0
+    sha256: str = ""
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def _convert(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind in _MONEY:
+        return (Decimal(int(value)) / 100).quantize(_CENT)
+    if kind == RATE:
+        return (Decimal(int(value)) / 1_000_000).quantize(_MICRO)
+    if kind == DATETIME:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    if kind == TEXT:
+        return str(value)
+    return value
+
+
+class _RowWriter:
+    """Writes rows to a write-only sheet with one reusable styled cell per column.
+
+    Write-only sheets serialise a row as soon as it is appended, so the cells can be reused;
+    this keeps styled output as fast as plain values.
+    """
+
+    def __init__(self, ws: Any, columns: Sequence[Column]) -> None:
+        self.ws = ws
+        self.columns = columns
+        self.cells = []
+        for column in columns:
+            cell = WriteOnlyCell(ws)
+            if column.kind in _FORMATS:
+                cell.number_format = _FORMATS[column.kind]
+            self.cells.append(cell)
+
+    def write(self, values: Sequence[Any]) -> None:
+        for cell, column, value in zip(self.cells, self.columns, values, strict=True):
+            cell.value = _convert(column.kind, value)
+            if column.kind == TEXT and cell.value is not None:
+                cell.data_type = "s"  # text, even when it starts with "=": never a formula
+        self.ws.append(self.cells)
+
+
+def _fingerprint(values: Sequence[Any]) -> bytes:
+    return ("\x1f".join("" if v is None else str(v) for v in values) + "\x1e").encode()
+
+
+def write_workbook(
+    sheets: Sequence[Sheet],
+    out: IO[bytes],
+    *,
+    properties: dict[str, str] | None = None,
+    about: Callable[[dict[str, SheetResult]], list[tuple[str, Any]]] | None = None,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 5000,
+) -> dict[str, SheetResult]:
+    """Write ``sheets`` (and an "About" sheet from ``about``) as XLSX to ``out``.
+
+    Returns, per sheet, its row count, the SHA-256 of its rows and its money totals (cents).
+    """
+    wb = Workbook(write_only=True)
+    props = properties or {}
+    wb.properties.title = props.get("title")
+    wb.properties.subject = props.get("subject")
+    wb.properties.creator = props.get("creator", "Pearl Grants")
+    wb.properties.description = props.get("description")
+    wb.properties.keywords = props.get("keywords")
+    header_font = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="DDE7F0")
+    results: dict[str, SheetResult] = {}
+    written = 0
+    for sheet in sheets:
+        ws = wb.create_sheet(sheet.title)
+        ws.freeze_panes = "A2"  # before the first append, or openpyxl ignores it
+        for index, column in enumerate(sheet.columns, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = column.width
+        header = []
+        for column in sheet.columns:
+            cell = WriteOnlyCell(ws, value=column.header)
+            cell.font = header_font
+            cell.fill = header_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            header.append(cell)
+        ws.append(header)
+        writer = _RowWriter(ws, sheet.columns)
+        digest = hashlib.sha256()
+        totals = {c.header: 0 for c in sheet.columns if c.total}
+        total_index = [(i, c.header) for i, c in enumerate(sheet.columns) if c.total]
+        count = 0
+        for row in sheet.rows:
+            writer.write(row)
+            digest.update(_fingerprint(row))
+            for i, name in total_index:
+                totals[name] += row[i] or 0
+            count += 1
+            written += 1
+            if progress and written % progress_every == 0:
+                progress(written)
+        if totals:
+            label = [None] * len(sheet.columns)
+            label[0] = sheet.totals_label
+            for i, name in total_index:
+                label[i] = totals[name]
+            bold = Font(bold=True)
+            total_cells = []
+            for column, value in zip(sheet.columns, label, strict=True):
+                cell = WriteOnlyCell(ws, value=_convert(column.kind, value) if value else value)
+                if column.kind in _FORMATS:
+                    cell.number_format = _FORMATS[column.kind]
+                cell.font = bold
+                total_cells.append(cell)
+            ws.append(total_cells)
+        results[sheet.title] = SheetResult(count, digest.hexdigest(), totals)
+    if about is not None:
+        ws = wb.create_sheet("About")
+        ws.column_dimensions["A"].width = 34
+        ws.column_dimensions["B"].width = 70
+        for key, value in about(results):
+            name = WriteOnlyCell(ws, value=key)
+            name.font = Font(bold=True)
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            elif isinstance(value, dt.datetime):
+                cell.value = value.astimezone(dt.UTC).replace(tzinfo=None)
+                cell.number_format = DATETIME_FORMAT
+            ws.append([name, cell])
+    wb.save(out)
+    return results

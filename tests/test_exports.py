@@ -1,0 +1,156 @@
+"""Statements for auditors: each kind reopened with openpyxl and checked against the database."""
+
+from __future__ import annotations
+
+import hashlib
+from io import BytesIO
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.test_money_life import MONTH, approved_grant, expense, file_report, pay
+
+SHEETS = ["Summary", "Payouts", "Expenses", "Audit trail", "About"]
+
+
+def headers(ws):
+    return [c.value for c in next(ws.iter_rows(min_row=1, max_row=1))]
+
+
+def rows(ws):
+    """Data rows, without the header and the totals row."""
+    values = [list(r) for r in ws.iter_rows(min_row=2, values_only=True)]
+    return [r for r in values if r[0] != "Total"]
+
+
+def total_row(ws):
+    return next(list(r) for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == "Total")
+
+
+@pytest.fixture
+def pilot(make):
+    """A grant with an advance paid and an accepted interim report in DKK and EUR."""
+    city, member, a, b, gid = approved_grant(make)
+    admin = make.as_role("admin")
+    admin.put(f"/exchange-rates/{MONTH}/DKK", {"rate": "7.4604"})
+    pay(a, b, gid, "advance")
+    evil = expense("I-2", "EUR", "250.50")
+    evil["description"] = '=HYPERLINK("http://example.invalid","click")'
+    file_report(
+        member,
+        a,
+        gid,
+        "interim",
+        [expense("I-1", "DKK", "7460.40"), evil],
+        adjustments=[(1, "200.25", "Partly outside the action plan")],
+    )
+    return city, gid, make.as_role("auditor")
+
+
+def export(caller, body):
+    r = caller.post("/exports", body)
+    assert r.status_code == 202, r.get_json()
+    assert r.headers["Location"].endswith(f"/api/v1/exports/{r.get_json()['id']}")
+    status = caller.get(f"/exports/{r.get_json()['id']}").get_json()
+    assert status["status"] == "finished", status
+    f = caller.get(f"/exports/{status['id']}/file")
+    assert f.status_code == 200
+    assert "attachment" in f.headers["Content-Disposition"]
+    assert hashlib.sha256(f.data).hexdigest() == status["sha256"]
+    assert status["size"] == len(f.data)
+    return status, load_workbook(BytesIO(f.data))
+
+
+@pytest.mark.parametrize("kind", ["grant_statement", "city_statement", "programme_statement"])
+def test_each_statement_reconciles_with_the_database(pilot, kind):
+    city, gid, auditor = pilot
+    year = auditor.get(f"/grants/{gid}").get_json()["title_year"]
+    body = {
+        "grant_statement": {"kind": kind, "grant_id": gid},
+        "city_statement": {"kind": kind, "city_id": city.id, "title_year": year},
+        "programme_statement": {"kind": kind, "title_year": year},
+    }[kind]
+    status, wb = export(auditor, body)
+    assert status["file_name"].startswith(f"pearl-grants_{kind}_")
+    assert wb.sheetnames == SHEETS
+    summary = wb["Summary"]
+    assert headers(summary)[:7] == [
+        "Grant id",
+        "City",
+        "Country",
+        "Title year",
+        "Grant title",
+        "State",
+        "Approved",
+    ]
+    grant = auditor.get(f"/grants/{gid}").get_json()
+    [row] = rows(summary)
+    assert row[0] == gid and row[5] == "interim_reported"
+    assert f"{row[6]:.2f}" == grant["approved_amount"] == "4000.00"
+    assert f"{row[7]:.2f}" == grant["paid_amount"] == "2000.00"
+    assert f"{row[10]:.2f}" == grant["eligible_eur"] == "1200.25"
+    assert summary.freeze_panes == "A2"
+    assert summary.cell(row=2, column=7).number_format == '#,##0.00 "EUR"'
+
+    expenses = wb["Expenses"]
+    lines = rows(expenses)
+    assert len(lines) == 2
+    cols = headers(expenses)
+    desc, eur, elig = cols.index("Description"), cols.index("EUR"), cols.index("Eligible EUR")
+    assert lines[1][desc] == '=HYPERLINK("http://example.invalid","click")'
+    cell = expenses.cell(row=3, column=desc + 1)
+    assert cell.data_type == "s"
+    assert [f"{r[eur]:.2f}" for r in lines] == ["1000.00", "250.50"]
+    assert f"{total_row(expenses)[elig]:.2f}" == "1200.25"
+
+    payouts = rows(wb["Payouts"])
+    assert [(r[3], f"{r[5]:.2f}", r[4]) for r in payouts] == [("advance", "2000.00", "paid")]
+    actions = [r[5] for r in rows(wb["Audit trail"])]
+    assert "approve" in actions and "report_accept" in actions
+    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True)}
+    assert about["Expenses: rows"] == 2
+    assert about["Requested by"] == auditor.user.email
+    assert wb.properties.creator == "Pearl Grants"
+    if kind == "grant_statement":
+        history = [e["action"] for e in auditor.get(f"/grants/{gid}/history").get_json()]
+        assert history.count("export_downloaded") == 1
+
+
+def test_a_failing_job_marks_the_export_failed_and_not_ready(pilot, monkeypatch):
+    _city, gid, auditor = pilot
+    import exports.jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(exports.jobs, "write_workbook", broken)
+    r = auditor.post("/exports", {"kind": "grant_statement", "grant_id": gid})
+    assert r.status_code == 202
+    status = auditor.get(f"/exports/{r.get_json()['id']}").get_json()
+    assert status["status"] == "failed"
+    assert "disk full" in status["error"]
+    f = auditor.get(f"/exports/{status['id']}/file")
+    assert f.status_code == 409 and f.get_json()["reason"] == "not_ready"
+
+
+@pytest.mark.parametrize("role", ["city_member", "mentor"])
+def test_city_members_and_mentors_cannot_request_statements(pilot, make, role):
+    city, gid, _ = pilot
+    caller = make.as_role(role, city=city) if role == "city_member" else make.as_role(role)
+    r = caller.post("/exports", {"kind": "grant_statement", "grant_id": gid})
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "grant_statement", "grant_id": 999999},
+        {"kind": "city_statement", "city_id": 999999, "title_year": 2025},
+        {"kind": "ledger"},
+        {"kind": "grant_statement"},
+    ],
+)
+def test_unknown_grant_city_or_kind_is_422(make, body):
+    auditor = make.as_role("auditor")
+    r = auditor.post("/exports", body)
+    assert r.status_code == 422, r.get_json()
