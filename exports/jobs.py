@@ -25,14 +25,13 @@ from grants.db import utcnow
 from grants.extensions import db
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "exports"
 
 
 def _lease(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=current_app.config["EXPORT_LEASE_SECONDS"])
 
 
-def _start(export_id: int, job_id: str | None) -> Export | None:
+def _start(export_id: int, job_id: str | None) -> bool:
     now = utcnow()
     claimed = db.session.execute(
         update(Export)
@@ -48,33 +47,34 @@ def _start(export_id: int, job_id: str | None) -> Export | None:
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
-    if not claimed:
-        return None
-    return db.session.get(Export, export_id)
+    return bool(claimed)
 
 
 def _progress(export_id: int, total_rows: int) -> Any:
+    """Progress and lease, written on a connection of their own: the read goes on meanwhile."""
+
     def report(done: int) -> None:
         percent = min(99, int(done * 100 / max(total_rows, 1)))
-        now = utcnow()
-        db.session.execute(
-            update(Export)
-            .where(Export.id == export_id, Export.status == RUNNING)
-            .values(progress=percent, lease_until=_lease(now))
-        )
-        db.session.commit()
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(Export)
+                .where(Export.id == export_id, Export.status == RUNNING)
+                .values(progress=percent, lease_until=_lease(utcnow()))
+            )
 
     return report
 
 
 def run_export(export_id: int, job_id: str | None = None) -> str:
     """Build the statement of one export row (the RQ job and the in-process path)."""
-    export = _start(export_id, job_id)
-    if export is None:
+    if not _start(export_id, job_id):
         log.info("export %s is finished or failed already: nothing to do", export_id)
         return "skipped"
     from exports.statement import about_rows, estimate_rows, file_name, properties
 
+    # One read for the whole workbook, which blocks no writer meanwhile.
+    db.session.connection(execution_options={"read_only": True})
+    export = db.session.get(Export, export_id)
     scope = scope_for(export.kind, export.params)
     generated_at = utcnow()
     requester = export.requested_by.email
@@ -136,7 +136,7 @@ def queue() -> Any:
     from grants.queue import redis_connection
 
     return Queue(
-        QUEUE_NAME,
+        current_app.config["EXPORT_QUEUE"],
         connection=redis_connection(),
         default_timeout=current_app.config["EXPORT_JOB_TIMEOUT"],
     )

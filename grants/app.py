@@ -107,9 +107,14 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Any) -> None:
-    """SQLite takes the write lock up front, so contention ends in a wait, not a deadlock."""
+    """SQLite takes the write lock up front, so contention ends in a wait, not a deadlock.
+
+    A connection opened with the execution option ``read_only`` (long reads such as building a
+    statement) begins a deferred transaction instead: in WAL mode it blocks no writer.
+    """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("read_only")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _register_api(app: Flask) -> None:

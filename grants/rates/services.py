@@ -102,6 +102,9 @@ def import_csv(lines: Iterable[str], *, actor: User | None) -> int:
             micros = parse_rate(rate)
         except ValidationError as exc:
             raise ValueError(f"line {number}: rate {rate!r}: {exc.messages[0]}") from exc
+        if currency == "EUR" and micros != RATE_SCALE:
+            # set_rate refuses it with a 422 for the API; the CLI reports a line, not a trace.
+            raise ValueError(f"line {number}: the rate of EUR is 1, not {rate!r}")
         set_rate(month, currency, micros, actor=actor)
         count += 1
     return count
