@@ -38,14 +38,25 @@ def token_digest(raw: str) -> str:
 
 
 def verify_credentials(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same work either way)."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.is_active:
-        return None
-    return user
+    """The active user with this email and password, or None (same work either way).
+
+    Raises 429 while the account is locked after too many failures (see grants.lockout).
+    """
+    from grants import lockout
+
+    found: list[User] = []
+
+    def attempt() -> bool:
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password)
+            return False
+        if not check_password_hash(user.password_hash, password) or not user.is_active:
+            return False
+        found.append(user)
+        return True
+
+    return found[0] if lockout.guard(email, attempt) else None
 
 
 def issue_token(user: User, *, now: dt.datetime | None = None) -> tuple[str, ApiToken]:
