@@ -80,6 +80,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def _clean(app: Flask) -> None:
+    app.extensions.pop("signin_lockout", None)  # sign-in failures counted in this process
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
