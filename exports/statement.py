@@ -12,6 +12,7 @@ from exports.datasets import Scope
 from exports.models import Export
 from exports.workbooks import SheetResult
 from grants.audit import AuditEvent
+from grants.audit import head as audit_head
 from grants.disbursements.models import Payout
 from grants.extensions import db
 from grants.money import format_money
@@ -60,6 +61,7 @@ def about_rows(
     generated_at: dt.datetime,
     results: dict[str, SheetResult],
 ) -> list[tuple[str, Any]]:
+    head_id, head_hash = audit_head(db.session)
     rows: list[tuple[str, Any]] = [
         ("Statement", TITLES[export.kind]),
         ("Programme", "BSR Cultural Pearls seed money"),
@@ -69,6 +71,8 @@ def about_rows(
         ("Requested by", requester),
         ("Requested at (UTC)", export.requested_at),
         ("Money", "EUR unless a Currency column says otherwise; amounts are numbers"),
+        ("Audit chain head: event", head_id),
+        ("Audit chain head: SHA-256", head_hash),
     ]
     for name, result in results.items():
         rows.append((f"{name}: rows", result.rows))

@@ -90,28 +90,48 @@ def _convert(kind: str, value: Any) -> Any:
 
 
 class _RowWriter:
-    """Writes rows to a write-only sheet with one reusable styled cell per column.
+    """Writes rows to a write-only sheet.
 
-    Write-only sheets serialise a row as soon as it is appended, so the cells can be reused;
-    this keeps styled output as fast as plain values.
+    Formatted columns (money, rates, dates) go through one reusable styled cell per column:
+    write-only sheets serialise a row as soon as it is appended, so reuse is safe and cheap.
+    Plain numbers and text go as values; text that openpyxl would take for a formula (a
+    leading ``=``) goes through a cell typed as text.
     """
 
     def __init__(self, ws: Any, columns: Sequence[Column]) -> None:
         self.ws = ws
-        self.columns = columns
-        self.cells = []
+        self.kinds = [c.kind for c in columns]
+        self.cells: list[Any] = []
+        self.text_cells: list[Any] = []
         for column in columns:
             cell = WriteOnlyCell(ws)
             if column.kind in _FORMATS:
                 cell.number_format = _FORMATS[column.kind]
-            self.cells.append(cell)
+            self.cells.append(cell if column.kind in _FORMATS else None)
+            self.text_cells.append(WriteOnlyCell(ws) if column.kind == TEXT else None)
 
     def write(self, values: Sequence[Any]) -> None:
-        for cell, column, value in zip(self.cells, self.columns, values, strict=True):
-            cell.value = _convert(column.kind, value)
-            if column.kind == TEXT and cell.value is not None:
-                cell.data_type = "s"  # text, even when it starts with "=": never a formula
-        self.ws.append(self.cells)
+        out: list[Any] = []
+        for i, value in enumerate(values):
+            kind = self.kinds[i]
+            if value is None:
+                out.append(None)
+            elif kind == TEXT:
+                text = value if isinstance(value, str) else str(value)
+                if text[:1] == "=":
+                    cell = self.text_cells[i]
+                    cell.value = text
+                    cell.data_type = "s"  # text, never a formula
+                    out.append(cell)
+                else:
+                    out.append(text)
+            elif kind in (INT, BOOL):
+                out.append(value)
+            else:
+                cell = self.cells[i]
+                cell.value = _convert(kind, value)
+                out.append(cell)
+        self.ws.append(out)
 
 
 def _fingerprint(values: Sequence[Any]) -> bytes:

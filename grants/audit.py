@@ -1,26 +1,41 @@
-"""The append-only audit trail: every change of state, money or decision, with its actor.
+"""The append-only, tamper-evident audit trail.
 
-Events are written by the services in the same transaction as the change they record.
+Every change of state, money or decision is recorded with its actor, in the same transaction as
+the change. Events are chained: each stores the SHA-256 of its canonical content, which includes
+the hash of the event before it. The chain is extended when the transaction commits, under a
+lock (PostgreSQL: an advisory lock; SQLite: the write lock every transaction holds), so events
+get consecutive ids in commit order. ``audit_head`` remembers the last link, so that removing
+the newest event shows too. On PostgreSQL a trigger refuses UPDATE and DELETE of events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, String, Text, event, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from grants.db import Base, utcnow
 
 if TYPE_CHECKING:
     from grants.users.models import User
 
+GENESIS = "0" * 64
+CHAIN_LOCK_KEY = 7_412_025  # the PostgreSQL advisory lock that serialises chain extension
+_PENDING = "audit_pending"
+
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The event's place in the chain: 1, 2, 3, … in commit order, without gaps.
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     actor_email: Mapped[str | None] = mapped_column(String(254))
@@ -35,8 +50,54 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Events about internal comments are not shown to city members.
     is_internal: Mapped[bool] = mapped_column(default=False)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     actor = relationship("User", lazy="joined")
+
+
+class AuditHead(Base):
+    """The newest link of the chain (one row)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_id: Mapped[int]
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+HASHED_FIELDS = (
+    "id",
+    "at",
+    "actor_id",
+    "actor_email",
+    "actor_role",
+    "grant_id",
+    "subject_type",
+    "subject_id",
+    "action",
+    "from_state",
+    "to_state",
+    "comment",
+    "data",
+    "is_internal",
+    "prev_hash",
+)
+
+
+def canonical(values: dict[str, Any]) -> bytes:
+    """The bytes an event's hash covers: every stored field but the hash itself."""
+    content = {}
+    for name in HASHED_FIELDS:
+        value = values[name]
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        content[name] = value
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(values: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(values)).hexdigest()
 
 
 def record(
@@ -53,8 +114,9 @@ def record(
     data: dict[str, Any] | None = None,
     is_internal: bool = False,
 ) -> AuditEvent:
-    """Add one audit event to the session (the caller's transaction commits it)."""
-    event = AuditEvent(
+    """Record one event; it joins the chain when the caller's transaction commits."""
+    audit_event = AuditEvent(
+        at=utcnow(),
         actor_id=actor.id if actor else None,
         actor_email=actor.email if actor else None,
         actor_role=actor.role if actor else None,
@@ -65,11 +127,40 @@ def record(
         from_state=from_state,
         to_state=to_state,
         comment=comment,
-        data=data or {},
+        data=json.loads(json.dumps(data or {}, default=str)),
         is_internal=is_internal,
     )
-    session.add(event)
-    return event
+    session.info.setdefault(_PENDING, []).append(audit_event)
+    return audit_event
+
+
+@event.listens_for(Session, "before_commit")
+def _extend_chain(session: Session) -> None:
+    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    head = session.get(AuditHead, 1, populate_existing=True)
+    if head is None:
+        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
+        session.add(head)
+    last_id, last_hash = head.last_id, head.last_hash
+    for item in pending:
+        last_id += 1
+        item.id = last_id
+        item.prev_hash = last_hash
+        item.hash = last_hash = event_hash({n: getattr(item, n) for n in HASHED_FIELDS})
+        session.add(item)
+    head.last_id, head.last_hash = last_id, last_hash
+    session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def grant_history(session: Any, grant_id: int, *, include_internal: bool) -> list[AuditEvent]:
@@ -77,3 +168,68 @@ def grant_history(session: Any, grant_id: int, *, include_internal: bool) -> lis
     if not include_internal:
         query = query.where(AuditEvent.is_internal.is_(False))
     return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    message: str
+    bad_id: int | None = None
+
+
+def _rows(session: Any) -> Iterator[dict[str, Any]]:
+    columns = [getattr(AuditEvent, n) for n in (*HASHED_FIELDS, "hash")]
+    query = select(*columns).order_by(AuditEvent.id).execution_options(yield_per=2000)
+    result = session.execute(query)
+    try:
+        for row in result:
+            yield dict(row._mapping)
+    finally:
+        result.close()
+
+
+def verify(session: Any) -> Verdict:
+    """Walk the chain from the first event; name the first one that was altered or is missing."""
+    with closing(_rows(session)) as rows:
+        return _walk(session, rows)
+
+
+def _walk(session: Any, rows: Iterator[dict[str, Any]]) -> Verdict:
+    expected_id, prev = 1, GENESIS
+    for row in rows:
+        if row["id"] != expected_id:
+            missing = row["id"] > expected_id
+            what = f"event {expected_id} is missing" if missing else f"event {row['id']} repeats"
+            return Verdict(False, expected_id - 1, what, expected_id)
+        if row["prev_hash"] != prev:
+            return Verdict(
+                False,
+                expected_id - 1,
+                f"event {row['id']} does not follow event {row['id'] - 1} "
+                "(removed, inserted or reordered)",
+                row["id"],
+            )
+        if event_hash(row) != row["hash"]:
+            return Verdict(
+                False, expected_id - 1, f"event {row['id']} was altered (hash mismatch)", row["id"]
+            )
+        prev = row["hash"]
+        expected_id += 1
+    count = expected_id - 1
+    head = session.get(AuditHead, 1)
+    head_id, head_hash = (head.last_id, head.last_hash) if head else (0, GENESIS)
+    if (head_id, head_hash) != (count, prev):
+        return Verdict(
+            False,
+            count,
+            f"the chain ends at event {count} but its head says event {head_id}: "
+            "the newest events were removed or the head altered",
+            count + 1 if head_id > count else head_id,
+        )
+    return Verdict(True, count, f"{count} events, chain intact, head {prev}")
+
+
+def head(session: Any) -> tuple[int, str]:
+    row = session.get(AuditHead, 1)
+    return (row.last_id, row.last_hash) if row else (0, GENESIS)

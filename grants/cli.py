@@ -76,7 +76,23 @@ def import_rates_command(csv_file: click.File) -> None:
     click.echo(f"imported {count} rates")
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def verify_audit_command() -> None:
+    """Walk the audit chain; exit 1 naming the first event that was altered, removed or added."""
+    from grants.audit import verify
+
+    verdict = verify(db.session)
+    if not verdict.ok:
+        click.echo(f"audit trail BROKEN: {verdict.message}", err=True)
+        raise SystemExit(1)
+    click.echo(f"audit trail OK: {verdict.message}")
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(audit_cli)
     from exports.cli import exports_cli
 
     app.cli.add_command(exports_cli)

@@ -110,6 +110,13 @@ def test_each_statement_reconciles_with_the_database(pilot, kind):
     about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True)}
     assert about["Expenses: rows"] == 2
     assert about["Requested by"] == auditor.user.email
+    from grants.audit import AuditEvent
+    from grants.extensions import db
+
+    # The statement names the chain's head when it was made: that event, with that hash.
+    head = db.session.get(AuditEvent, about["Audit chain head: event"])
+    assert about["Audit chain head: SHA-256"] == head.hash
+    assert head.action == "export_requested"
     assert wb.properties.creator == "Pearl Grants"
     if kind == "grant_statement":
         history = [e["action"] for e in auditor.get(f"/grants/{gid}/history").get_json()]

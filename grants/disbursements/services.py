@@ -187,7 +187,16 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
             raise FourEyes()
         if data["paid_on"] > dt.datetime.now(dt.UTC).date():
             raise Unprocessable.field("paid_on", "A payment cannot be dated in the future.")
+        if payout.kind in OUTGOING:
+            grant = db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
+            if grant.state in ENDED:
+                # Its title already counts only what it cost: paying more would pass the cap.
+                raise InvalidTransition(
+                    f"The grant is {grant.state}: nothing more is paid out to it; "
+                    "cancel this payout."
+                )
         payout.confirmed_by_id = actor.id
+        payout.confirmed_by = actor  # the answer names the confirming officer
         payout.confirmed_at = utcnow()
         payout.paid_on = data["paid_on"]
         payout.payment_reference = data["payment_reference"]
