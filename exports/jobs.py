@@ -80,7 +80,8 @@ def run_export(export_id: int, job_id: str | None = None) -> str:
     requester = export.requested_by.email
     sheets = statement_sheets(scope)
     total = estimate_rows(scope)
-    with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as out:
+    # On disk while it is written: only the finished file is ever held in memory, once.
+    with tempfile.TemporaryFile() as out:
         results = write_workbook(
             sheets,
             out,
