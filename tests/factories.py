@@ -128,6 +128,15 @@ class Factory:
     def as_role(self, role: str, *, city: City | None = None, **kw: Any) -> Caller:
         return self.caller(self.user(role, city=city, **kw))
 
+    def in_scope(self, role: str, city: City) -> Caller:
+        """A caller of ``role`` who may see ``city``'s grants: one of its members, one of its
+        mentors, or programme staff (who see every city)."""
+        if role == "city_member":
+            return self.as_role(role, city=city)
+        if role == "mentor":
+            return self.as_role(role, mentor_of=(city,))
+        return self.as_role(role)
+
     def grant(
         self,
         city: City,
