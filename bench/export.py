@@ -246,6 +246,17 @@ def child_floor(url: str) -> dict:
         return {"seconds": time.perf_counter() - start}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since its exec (VmHWM).
+
+    Not ``ru_maxrss``: that one survives exec and would count the parent's memory at fork.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure(kind: str, url: str) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, url],
@@ -313,7 +324,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, url = sys.argv[2], sys.argv[3]
         result = child_export(url) if kind == "export" else child_floor(url)
-        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_mb"] = peak_rss_mb()
         print(json.dumps(result, default=str))
     else:
         sys.exit(main())
