@@ -3,13 +3,13 @@
 from marshmallow import Schema, fields, validate
 
 from exports.models import KINDS
-from grants.schemas import InputSchema
+from grants.schemas import InputSchema, id_field
 
 
 class ExportCreateSchema(InputSchema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    grant_id = fields.Integer(validate=validate.Range(min=1))
-    city_id = fields.Integer(validate=validate.Range(min=1))
+    grant_id = id_field()
+    city_id = id_field()
     title_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
 
 

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string, send_from_directory, url_for
+from flask import Flask, Response, jsonify, render_template_string, send_from_directory, url_for
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from grants.config import load_settings
 from grants.extensions import api, db, migrate
@@ -35,6 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
     )
+    # Ids in URLs are 32-bit: a larger number is a 404 like any unknown id, never a DB error.
+    app.url_map.converters["int"] = BoundedInt
     overrides = dict(config or {})
     settings = load_settings(
         app.instance_path, overrides, debug=app.debug or bool(overrides.get("DEBUG"))
@@ -69,8 +72,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     api.init_app(app)
+    api.register_converter(
+        BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max}
+    )
     _register_api(app)
     _register_docs(app)
+    _register_pages(app)
 
     from grants.errors import register_error_handlers
 
@@ -82,6 +89,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+class BoundedInt(IntegerConverter):
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def _engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     url = settings["DATABASE_URL"]
     if url.startswith("sqlite"):
@@ -89,6 +102,8 @@ def _engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     if url.startswith("postgresql"):
         return {
             "pool_pre_ping": True,
+            "pool_size": settings["DB_POOL_SIZE"],
+            "max_overflow": settings["DB_POOL_SIZE"],
             "connect_args": {"options": f"-c lock_timeout={settings['LOCK_TIMEOUT_MS']}"},
         }
     return {}
@@ -150,6 +165,29 @@ def _register_api(app: Flask) -> None:
 
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule(f"{API_PREFIX}/healthz", "api_healthz", healthz)
+
+
+def _register_pages(app: Flask) -> None:
+    """The HTML pages (Jinja, session sign-in, CSRF) and the security headers of every answer."""
+    from exports.views import bp as statements
+    from grants.cities.views import bp as cities
+    from grants.comments.views import bp as comments
+    from grants.disbursements.views import bp as payouts
+    from grants.proposals.views import bp as grants
+    from grants.rates.views import bp as rates
+    from grants.reports.views import bp as reports
+    from grants.users.views import bp as users
+    from grants.web import SECURITY_HEADERS, register_page_helpers
+
+    register_page_helpers(app)
+    for bp in (users, cities, grants, comments, payouts, reports, rates, statements):
+        app.register_blueprint(bp)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 def _register_docs(app: Flask) -> None:

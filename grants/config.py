@@ -26,11 +26,14 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_WAIT_SECONDS": 10,
     "PASSWORD_HASH_METHOD": "scrypt:32768:8:1",
     "LOCK_TIMEOUT_MS": 10000,
+    "DB_POOL_SIZE": 10,
     "EXPORT_QUEUE": "exports",
     "EXPORT_JOB_TIMEOUT": 1800,
     "EXPORT_LEASE_SECONDS": 120,
     "EXPORT_MAX_ATTEMPTS": 3,
     "SQLITE_BUSY_TIMEOUT_MS": 10000,
+    # The page session cookie is Secure on HTTPS requests; set this when a proxy ends TLS.
+    "SESSION_COOKIE_SECURE": False,
 }
 
 INT_SETTINGS = {
@@ -41,6 +44,7 @@ INT_SETTINGS = {
     "REMINDER_DAYS_AFTER",
     "IDEMPOTENCY_WAIT_SECONDS",
     "LOCK_TIMEOUT_MS",
+    "DB_POOL_SIZE",
     "EXPORT_JOB_TIMEOUT",
     "EXPORT_LEASE_SECONDS",
     "EXPORT_MAX_ATTEMPTS",
@@ -80,6 +84,11 @@ def load_settings(
         raise ConfigError("ADVANCE_SHARE must lie in (0, 1]")
     settings["SEED_MONEY_CAP_CENTS"] = int(cap * 100)
     settings["ADVANCE_SHARE"] = share
+
+    secure = settings["SESSION_COOKIE_SECURE"]
+    if isinstance(secure, str):
+        secure = secure.strip().lower() in ("1", "true", "yes", "on")
+    settings["SESSION_COOKIE_SECURE"] = bool(secure)
 
     countries = settings["ELIGIBLE_COUNTRIES"]
     if isinstance(countries, str):

@@ -208,10 +208,22 @@ def json_error(exc: BaseException) -> Response:
     return response
 
 
+def any_error(exc: BaseException) -> Response:
+    """JSON for the API and ``/healthz``; an HTML error page for the pages (same status)."""
+    from grants.web import html_error, is_api_path
+
+    if is_api_path(request.path):
+        return json_error(exc)
+    body, code = to_body(exc)
+    if code >= 500:
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return html_error(exc, body, code)
+
+
 def register_error_handlers(app: Flask) -> None:
-    """JSON errors for the API (HTML pages register their own in the views)."""
-    app.register_error_handler(AppError, json_error)
-    app.register_error_handler(RoleNotAllowed, json_error)
-    app.register_error_handler(TransitionNotAllowed, json_error)
-    app.register_error_handler(HTTPException, json_error)
-    app.register_error_handler(Exception, json_error)
+    """JSON errors for the API, HTML error pages for the pages (see ``any_error``)."""
+    app.register_error_handler(AppError, any_error)
+    app.register_error_handler(RoleNotAllowed, any_error)
+    app.register_error_handler(TransitionNotAllowed, any_error)
+    app.register_error_handler(HTTPException, any_error)
+    app.register_error_handler(Exception, any_error)

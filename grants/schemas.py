@@ -11,6 +11,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from grants.money import MONEY_PATTERN, MoneyFormatError, format_money, parse_money
 
 MAX_PAGE_SIZE = 100
+#: The largest id a 32-bit INTEGER column holds; larger ones are refused, never sent to the DB.
+MAX_ID = 2**31 - 1
+
+
+def id_field(**kwargs: Any) -> fields.Integer:
+    """An id given in a body or a query: a whole number from 1 to MAX_ID."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class Money(fields.Field):
@@ -56,7 +63,7 @@ class InputSchema(Schema):
 
 
 class PageQuerySchema(InputSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 

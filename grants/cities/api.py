@@ -48,7 +48,7 @@ def list_cities(query: dict[str, Any]) -> Any:
     cities, meta = paginate(
         db.session, select(City).order_by(City.name, City.id), query["page"], query["page_size"]
     )
-    return [services.city_out(c, user) for c in cities], pagination_headers(meta)
+    return services.cities_out(cities, user), pagination_headers(meta)
 
 
 @blp.route("/cities/<int:city_id>", methods=["GET"])

@@ -138,7 +138,7 @@ def title_paid_cents(title_id: int) -> int:
     return paid_cents_by_title(title_id)
 
 
-def title_figures(title: Title, user: User) -> dict[str, Any]:
+def title_figures(title: Title, user: User, *, paid: int | None = None) -> dict[str, Any]:
     """A title as the API shows it; money only for those who may see the city's figures."""
     out: dict[str, Any] = {
         "id": title.id,
@@ -155,18 +155,27 @@ def title_figures(title: Title, user: User) -> dict[str, Any]:
         out.update(
             cap=title.cap_cents,
             committed=title.committed_cents,
-            paid=title_paid_cents(title.id),
+            paid=title_paid_cents(title.id) if paid is None else paid,
             available=title.available_cents,
         )
     return out
 
 
-def city_out(city: City, user: User) -> dict[str, Any]:
+def cities_out(cities: list[City], user: User) -> list[dict[str, Any]]:
+    """Many cities, with the paid figure of all their titles in one grouped query."""
+    from grants.proposals.figures import paid_cents_by_titles
+
+    paid = paid_cents_by_titles([t.id for c in cities for t in c.titles])
+    return [city_out(c, user, paid=paid) for c in cities]
+
+
+def city_out(city: City, user: User, *, paid: dict[int, int] | None = None) -> dict[str, Any]:
+    paid = paid if paid is not None else {}
     return {
         "id": city.id,
         "name": city.name,
         "country": city.country,
         "population": city.population,
         "is_capital": city.is_capital,
-        "titles": [title_figures(t, user) for t in city.titles],
+        "titles": [title_figures(t, user, paid=paid.get(t.id)) for t in city.titles],
     }

@@ -257,3 +257,64 @@ def payout_out(payout: Payout) -> dict[str, Any]:
         "payment_reference": payout.payment_reference,
         "cancel_comment": payout.cancel_comment,
     }
+
+
+def payouts_in_state(user: User, state: str) -> list[Payout]:
+    """The payouts in ``state`` among the grants ``user`` may see, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Payout)
+            .join(Grant, Payout.grant_id == Grant.id)
+            .where(Payout.state == state, scope_clause(user))
+            .order_by(Payout.authorised_at, Payout.id)
+        )
+    )
+
+
+def can_confirm(payout: Payout, user: User) -> bool:
+    """Four eyes: a finance officer confirms a payout only if another officer authorised it."""
+    return (
+        user.role == FINANCE_OFFICER
+        and payout.state == AUTHORISED
+        and payout.authorised_by_id != user.id
+    )
+
+
+def authorisable_kinds(grant: Grant) -> list[str]:
+    """The kinds of payout that ``authorise_payout`` would accept for ``grant`` now.
+
+    The same conditions as its guards (state, one live advance or balance, something due);
+    the amount and the atomic reservation are still checked when it is called.
+    """
+    live = [p for p in list_payouts(grant) if p.state in LIVE]
+    kinds = []
+    if grant.state == APPROVED and not any(p.kind == ADVANCE for p in live):
+        kinds.append(ADVANCE)
+    if grant.state not in (FINAL_REPORTED, TERMINATED):
+        return kinds
+    figures = grant_figures(grant)
+    if (
+        grant.state == FINAL_REPORTED
+        and not any(p.kind == BALANCE for p in live)
+        and figures.balance_due > 0
+    ):
+        kinds.append(BALANCE)
+    pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
+    if figures.recovery_due - pending > 0:
+        kinds.append(RECOVERY)
+    return kinds
+
+
+def grants_awaiting_payouts(user: User) -> list[tuple[Grant, list[str]]]:
+    """Grants in ``user``'s scope for which a payout can be authorised now, with its kinds."""
+    grants = db.session.scalars(
+        select(Grant)
+        .where(Grant.state.in_((APPROVED, FINAL_REPORTED, TERMINATED)), scope_clause(user))
+        .order_by(Grant.id)
+    )
+    out = []
+    for grant in grants:
+        kinds = authorisable_kinds(grant)
+        if kinds:
+            out.append((grant, kinds))
+    return out

@@ -21,7 +21,7 @@ from grants.proposals.schemas import (
 )
 from grants.schemas import paginate, pagination_headers
 from grants.users.models import User
-from workflows.grant import CITY_MEMBER
+from workflows.grant import CITY_MEMBER, FINANCE_OFFICER
 
 blp = Blueprint("grants", __name__, description="Pilot grants and their life")
 
@@ -59,7 +59,7 @@ def list_grants(query: dict[str, Any]) -> Any:
     user = current_user()
     page, size = query.pop("page"), query.pop("page_size")
     grants, meta = paginate(db.session, services.list_query(user, query), page, size)
-    return [services.grant_out(g, user) for g in grants], pagination_headers(meta)
+    return services.grants_out(grants, user), pagination_headers(meta)
 
 
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
@@ -82,7 +82,7 @@ def patch_grant(data: dict[str, Any], grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>/transitions", methods=["POST"])
-@endpoint(load=load_grant, idempotent=True)
+@endpoint(roles=[CITY_MEMBER, FINANCE_OFFICER], load=load_grant, idempotent=True)
 @blp.arguments(GrantTransitionSchema)
 @blp.response(200, GrantSchema)
 def transition_grant(data: dict[str, Any], grant: Any) -> Any:

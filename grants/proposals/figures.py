@@ -103,18 +103,28 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[start : start + size]
 
 
-def paid_cents_by_title(title_id: int) -> int:
-    """Advances and balances paid under a title (recoveries are shown apart)."""
+def paid_cents_by_titles(title_ids: list[int]) -> dict[int, int]:
+    """Advances and balances paid under each title, in one grouped query."""
     from grants.disbursements.models import Payout
     from grants.proposals.models import Grant
 
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(Payout.amount_cents), 0))
+    if not title_ids:
+        return {}
+    rows = db.session.execute(
+        select(Grant.title_id, func.sum(Payout.amount_cents))
         .join(Grant, Payout.grant_id == Grant.id)
         .where(
-            Grant.title_id == title_id,
+            Grant.title_id.in_(title_ids),
             Payout.state == "paid",
             Payout.kind.in_(("advance", "balance")),
         )
+        .group_by(Grant.title_id)
     )
-    return int(total or 0)
+    paid = dict.fromkeys(title_ids, 0)
+    paid.update({title_id: int(total or 0) for title_id, total in rows})
+    return paid
+
+
+def paid_cents_by_title(title_id: int) -> int:
+    """Advances and balances paid under a title (recoveries are shown apart)."""
+    return paid_cents_by_titles([title_id])[title_id]

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from grants.proposals.models import CATEGORIES
-from grants.schemas import InputSchema, Money, PageQuerySchema, text
+from grants.schemas import MAX_ID, InputSchema, Money, PageQuerySchema, text
 from workflows.grant import GRANT, STATES
 
 MAX_BUDGET_LINES = 50
@@ -63,7 +63,8 @@ class GrantTransitionSchema(InputSchema):
 
 class GrantQuerySchema(PageQuerySchema):
     state = fields.String(validate=validate.OneOf(STATES))
-    city_id = fields.Integer(validate=validate.Range(min=1))
+    # Not id_field(): a query string is text, and strict=True refuses "?city_id=2".
+    city_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     title_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
 
 

@@ -24,7 +24,7 @@ from grants.errors import (
 )
 from grants.extensions import db
 from grants.money import format_money
-from grants.proposals.figures import grant_figures
+from grants.proposals.figures import GrantFigures, figures_for, grant_figures
 from grants.proposals.models import BudgetLine, Grant
 from grants.users.models import User
 from workflows.grant import (
@@ -329,8 +329,14 @@ def available_events(grant: Grant, user: User) -> list[str]:
     return GRANT.available(grant.state, [user.role])
 
 
-def grant_out(grant: Grant, user: User) -> dict[str, Any]:
-    figures = grant_figures(grant)
+def grants_out(grants: list[Grant], user: User) -> list[dict[str, Any]]:
+    """Many grants as the API shows them, with their figures computed in grouped queries."""
+    figures = figures_for((g.id, g.state, g.approved_cents) for g in grants)
+    return [grant_out(g, user, figures=figures[g.id]) for g in grants]
+
+
+def grant_out(grant: Grant, user: User, *, figures: GrantFigures | None = None) -> dict[str, Any]:
+    figures = figures or grant_figures(grant)
     return {
         "id": grant.id,
         "city_id": grant.city_id,

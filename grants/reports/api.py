@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import request, send_file
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from grants.auth import current_user, endpoint
 from grants.errors import Unprocessable
@@ -20,9 +20,9 @@ from grants.reports.schemas import (
     ReportSchema,
     ReportTransitionSchema,
 )
-from grants.schemas import InputSchema
+from grants.schemas import MAX_ID, InputSchema
 from grants.users.models import User
-from workflows.grant import CITY_MEMBER
+from workflows.grant import CITY_MEMBER, FINANCE_OFFICER
 
 blp = Blueprint("reports", __name__, description="Interim and final reports with expenses")
 
@@ -32,7 +32,8 @@ class UploadSchema(InputSchema):
 
 
 class UploadFormSchema(InputSchema):
-    expense_id = fields.Integer(allow_none=True)
+    # A multipart form carries text: "12" is the id 12 here (JSON bodies take numbers only).
+    expense_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 def load_report(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def patch_report(data: dict[str, Any], report: Any) -> Any:
 
 
 @blp.route("/reports/<int:report_id>/transitions", methods=["POST"])
-@endpoint(load=load_report, idempotent=True)
+@endpoint(roles=[CITY_MEMBER, FINANCE_OFFICER], load=load_report, idempotent=True)
 @blp.arguments(ReportTransitionSchema)
 @blp.response(200, ReportSchema)
 def transition_report(data: dict[str, Any], report: Any) -> Any:

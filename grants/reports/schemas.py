@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from grants.proposals.models import CATEGORIES
 from grants.rates.schemas import Rate
-from grants.schemas import InputSchema, Money, text
+from grants.schemas import InputSchema, Money, id_field, text
 from workflows.report import KINDS, REPORT
 
 MAX_EXPENSES = 500
@@ -60,7 +60,7 @@ class ReportPatchSchema(InputSchema):
 
 
 class AdjustmentSchema(InputSchema):
-    expense_id = fields.Integer(required=True)
+    expense_id = id_field(required=True)
     eligible_eur = Money(required=True, allow_zero=True)
     reason = text(2000)
 

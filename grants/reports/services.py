@@ -432,3 +432,25 @@ _LINE_FIELDS = (
 def _outside(line: ExpenseLine, grant: Grant) -> bool:
     dates = [d for d in (line.invoice_date, line.payment_date) if d is not None]
     return any(d < grant.start_date or d > grant.end_date for d in dates)
+
+
+def reports_in_state(user: User, state: str) -> list[Report]:
+    """The reports in ``state`` among the grants ``user`` may see, oldest submission first."""
+    return list(
+        db.session.scalars(
+            select(Report)
+            .join(Grant, Report.grant_id == Grant.id)
+            .where(Report.state == state, scope_clause(user))
+            .order_by(Report.submitted_at, Report.id)
+        )
+    )
+
+
+def can_file(grant: Grant, kind: str) -> bool:
+    """Whether a report of ``kind`` may be started on ``grant`` now (the guards of create)."""
+    if grant.state != FILED_IN[kind]:
+        return False
+    return (
+        db.session.scalar(select(Report.id).where(Report.grant_id == grant.id, Report.kind == kind))
+        is None
+    )

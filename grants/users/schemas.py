@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from grants.schemas import InputSchema
+from grants.schemas import InputSchema, id_field
 from workflows.grant import CITY_MEMBER, MENTOR, ROLES
 
 EMAIL = validate.Email(error="Not a valid email address.")
@@ -25,8 +25,8 @@ class UserCreateSchema(InputSchema):
         validate=validate.Length(min=10, max=1024, error="Use 10 to 1024 characters."),
     )
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    city_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    mentor_city_ids = fields.List(fields.Integer(validate=validate.Range(min=1)))
+    city_id = id_field(allow_none=True)
+    mentor_city_ids = fields.List(id_field(), validate=validate.Length(max=100))
 
     @validates_schema
     def _role_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -45,7 +45,7 @@ class UserPatchSchema(InputSchema):
         validate=validate.Length(min=10, max=1024, error="Use 10 to 1024 characters."),
     )
     is_active = fields.Boolean()
-    mentor_city_ids = fields.List(fields.Integer(validate=validate.Range(min=1)))
+    mentor_city_ids = fields.List(id_field(), validate=validate.Length(max=100))
 
 
 class UserSchema(Schema):

@@ -1,0 +1,121 @@
+"""Pages: request statements, follow their progress (polled by the page), download them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from exports import services
+from exports.api import READERS, XLSX
+from exports.models import FINISHED, Export
+from exports.schemas import ExportCreateSchema
+from grants.cities.models import City, Title
+from grants.extensions import db
+from grants.proposals.services import list_query
+from grants.web import as_int, me, page, run_form, state_name
+
+bp = Blueprint("statements_pages", __name__)
+
+KIND_NAMES = {
+    "grant_statement": "Grant statement",
+    "city_statement": "City statement",
+    "programme_statement": "Programme statement",
+}
+
+
+def export_status(export: Export) -> dict[str, Any]:
+    """What the statements page shows of an export (also its polled JSON)."""
+    return {
+        "id": export.id,
+        "status": export.status,
+        "status_name": state_name(export.status),
+        "progress": export.progress,
+        "error": export.error,
+        "file_name": export.file_name,
+        "size": export.size,
+        "download_url": url_for("statements_pages.download", export_id=export.id)
+        if export.status == FINISHED
+        else None,
+    }
+
+
+def _params(kind: str) -> dict[str, Any]:
+    """The form's choice of what the statement covers, as the API's body."""
+    raw: dict[str, Any] = {"kind": kind}
+    if kind == "grant_statement":
+        raw["grant_id"] = as_int(request.form.get("grant_id"))
+    elif kind == "city_statement":
+        city, _, year = (request.form.get("city_title") or "").partition(":")
+        raw["city_id"], raw["title_year"] = as_int(city), as_int(year)
+    else:
+        raw["title_year"] = as_int(request.form.get("title_year"))
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+@bp.route("/statements", methods=["GET", "POST"])
+@page(roles=READERS)
+def statements() -> Any:
+    user = me()
+    errors: dict[str, list[str]] = {}
+    status = 200
+    kind = ""
+    if request.method == "POST":
+        kind = request.form.get("kind", "")
+        raw = _params(kind)
+
+        def run() -> Export:
+            data = ExportCreateSchema().load(raw)
+            return services.request_export(data.pop("kind"), data, actor=user)
+
+        export, errors, status = run_form(run)  # committed: the row is the truth
+        if status == 200:
+            services.dispatch(export.id)
+            flash(f"{KIND_NAMES[export.kind]} {export.id} requested.", "success")
+            return redirect(url_for("statements_pages.statements", _anchor=f"export-{export.id}"))
+    exports = list(db.session.scalars(select(Export).order_by(Export.id.desc()).limit(50)))
+    titles = list(
+        db.session.execute(
+            select(City.id, City.name, Title.year)
+            .join(Title, Title.city_id == City.id)
+            .order_by(City.name, Title.year)
+        )
+    )
+    years = sorted({t.year for t in titles}, reverse=True)
+    return (
+        render_template(
+            "exports/statements.html",
+            exports=[(e, export_status(e)) for e in exports],
+            grants=list(db.session.scalars(list_query(user, {}))),
+            titles=titles,
+            years=years,
+            kind_names=KIND_NAMES,
+            errors=errors,
+            failed_kind=kind,
+        ),
+        status,
+    )
+
+
+@bp.route("/statements/<int:export_id>/status")
+@page(roles=READERS)
+def status(export_id: int) -> Any:
+    """The page polls this (with the session cookie) to show progress without a reload."""
+    export = services.get_export(export_id)
+    response = jsonify(export_status(export))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/statements/<int:export_id>/file")
+@page(roles=READERS)
+def download(export_id: int) -> Any:
+    """The workbook as a download; the download is written to the audit trail."""
+    export = services.get_export(export_id)
+    content = services.download(export, actor=me())
+    db.session.commit()
+    response = Response(content, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
+    response.headers["X-Content-SHA256"] = export.sha256 or ""
+    return response
