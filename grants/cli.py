@@ -91,7 +91,19 @@ def verify_audit_command() -> None:
     click.echo(f"audit trail OK: {verdict.message}")
 
 
+reminders_cli = AppGroup("reminders", help="Report reminders.")
+
+
+@reminders_cli.command("send")
+def send_reminders_command() -> None:
+    """Send due and overdue report reminders (for cron or the RQ scheduler); each once."""
+    from grants.reminders.services import send_reminders
+
+    click.echo(f"sent {send_reminders()} reminders")
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(reminders_cli)
     app.cli.add_command(audit_cli)
     from exports.cli import exports_cli
 

@@ -8,7 +8,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
+# Setting names such as SECRET_KEY and TOKEN_TTL_HOURS are not secrets (bandit B105).
+DEFAULTS: dict[str, Any] = {  # nosec B105
     "DATABASE_URL": None,  # None: an SQLite file under the instance folder
     "REDIS_URL": None,  # None: jobs run in-process
     "SECRET_KEY": None,
@@ -107,5 +108,5 @@ def load_settings(
             raise ConfigError(
                 "SECRET_KEY is required outside debug mode: set it in the environment"
             )
-        settings["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 - debug and tests only
+        settings["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105  # nosec B105
     return settings

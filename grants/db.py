@@ -70,5 +70,6 @@ def import_models() -> None:
     from grants.disbursements import models as _disbursements  # noqa: F401
     from grants.proposals import models as _proposals  # noqa: F401
     from grants.rates import models as _rates  # noqa: F401
+    from grants.reminders import models as _reminders  # noqa: F401
     from grants.reports import models as _reports  # noqa: F401
     from grants.users import models as _users  # noqa: F401

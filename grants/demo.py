@@ -18,7 +18,7 @@ from grants.proposals.services import create_grant, transition_grant
 from grants.users.models import User
 from grants.users.services import create_user
 
-DEMO_PASSWORD = "pearl-demo-2025"  # noqa: S105 - printed on purpose: demo data only
+DEMO_PASSWORD = "pearl-demo-2025"  # noqa: S105  # nosec B105
 
 
 def pearls() -> list[dict[str, str]]:
