@@ -17,7 +17,6 @@ from grants.errors import (
     Forbidden,
     FourEyes,
     InvalidTransition,
-    NotFound,
     OverApproved,
     Unprocessable,
 )
@@ -25,7 +24,7 @@ from grants.extensions import db
 from grants.money import format_money, share_of
 from grants.proposals.figures import grant_figures
 from grants.proposals.models import Grant
-from grants.proposals.services import scope_clause, transition_grant
+from grants.proposals.services import get_in_scope, scope_clause, transition_grant
 from grants.users.models import User
 from workflows.grant import APPROVED, ENDED, FINAL_REPORTED, FINANCE_OFFICER, TERMINATED
 from workflows.payout import (
@@ -40,17 +39,7 @@ from workflows.payout import (
 
 
 def get_payout(user: User, payout_id: int, *, for_update: bool = False) -> Payout:
-    query = (
-        select(Payout)
-        .join(Grant, Payout.grant_id == Grant.id)
-        .where(Payout.id == payout_id, scope_clause(user))
-    )
-    if for_update:
-        query = query.with_for_update(of=Payout)
-    payout = db.session.scalar(query)
-    if payout is None:
-        raise NotFound("No such payout.")
-    return payout
+    return get_in_scope(user, Payout, payout_id, "payout", for_update=for_update)
 
 
 def list_payouts(grant: Grant) -> list[Payout]:

@@ -58,13 +58,27 @@ def scope_clause(user: User) -> Any:
 
 def get_grant(user: User, grant_id: int, *, for_update: bool = False) -> Grant:
     """The grant if ``user`` may see it, else 404 (its existence is not revealed)."""
-    query = select(Grant).where(Grant.id == grant_id, scope_clause(user))
+    return get_in_scope(user, Grant, grant_id, "grant", for_update=for_update)
+
+
+def get_in_scope(
+    user: User, model: type[Any], object_id: int, label: str, *, for_update: bool = False
+) -> Any:
+    """A grant, or an object of a grant (``model.grant_id``), if ``user`` may see its grant.
+
+    Outside the scope it is a 404, like an id that does not exist. ``for_update`` locks the
+    object's row (only that row: the joined rows are not locked).
+    """
+    query = select(model)
+    if model is not Grant:
+        query = query.join(Grant, model.grant_id == Grant.id)
+    query = query.where(model.id == object_id, scope_clause(user))
     if for_update:
-        query = query.with_for_update(of=Grant)
-    grant = db.session.scalar(query)
-    if grant is None:
-        raise NotFound("No such grant.")
-    return grant
+        query = query.with_for_update(of=model)
+    found = db.session.scalar(query)
+    if found is None:
+        raise NotFound(f"No such {label}.")
+    return found
 
 
 def list_query(user: User, filters: dict[str, Any]) -> Select[Any]:

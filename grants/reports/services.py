@@ -25,7 +25,12 @@ from grants.errors import (
 from grants.extensions import db
 from grants.money import format_money
 from grants.proposals.models import Grant
-from grants.proposals.services import interim_due_on, scope_clause, transition_grant
+from grants.proposals.services import (
+    get_in_scope,
+    interim_due_on,
+    scope_clause,
+    transition_grant,
+)
 from grants.rates.services import rate_for, to_eur_cents
 from grants.reports.models import Attachment, ExpenseLine, Report
 from grants.users.models import User
@@ -38,17 +43,7 @@ FIRES = {INTERIM: "interim_accepted", FINAL: "final_accepted"}
 
 
 def get_report(user: User, report_id: int, *, for_update: bool = False) -> Report:
-    query = (
-        select(Report)
-        .join(Grant, Report.grant_id == Grant.id)
-        .where(Report.id == report_id, scope_clause(user))
-    )
-    if for_update:
-        query = query.with_for_update(of=Report)
-    report = db.session.scalar(query)
-    if report is None:
-        raise NotFound("No such report.")
-    return report
+    return get_in_scope(user, Report, report_id, "report", for_update=for_update)
 
 
 def list_reports(grant: Grant) -> list[Report]:
