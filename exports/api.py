@@ -12,6 +12,7 @@ from exports import services
 from exports.models import Export
 from exports.schemas import ExportCreateSchema, ExportSchema
 from grants.auth import current_user, endpoint
+from grants.errors import Forbidden
 from grants.extensions import db
 from grants.schemas import PageQuerySchema, paginate, pagination_headers
 from grants.users.models import User
@@ -23,6 +24,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def load_export(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if user.role not in READERS:
+        # Checked before the lookup, so that which export ids exist is not revealed.
+        raise Forbidden("Statements are for auditors, finance officers and admins.")
     kwargs["export"] = services.get_export(kwargs.pop("export_id"))
     return kwargs
 

@@ -17,9 +17,7 @@ def test_no_secret_token_or_password_in_any_log_line(make, client, app, caplog):
     client.post("/api/v1/auth/tokens", json={"email": user.email, "password": "wrong " + PASSWORD})
     client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
     client.get("/api/v1/grants/1", headers={"Authorization": "Bearer not-a-real-token"})
-    admin.post(
-        "/users", {"email": "new@test.example", "password": new_password, "role": "mentor"}
-    )
+    admin.post("/users", {"email": "new@test.example", "password": new_password, "role": "mentor"})
     admin.post("/users", {"email": "bad", "password": new_password, "role": "nobody"})
     text = "\n".join(
         f"{record.getMessage()} {record.exc_text or ''} {record.args!r}"
