@@ -179,3 +179,26 @@ def test_less_spent_than_paid_is_recovered_before_closing(make):
     title = a.get(f"/cities/{city.id}").get_json()["titles"][0]
     assert title["committed"] == "800.00"
     assert title["available"] == "4200.00"
+
+
+def test_a_balance_paid_in_parts_then_close(make):
+    _city, member, a, b, gid = approved_grant(make)
+    pay(a, b, gid, "advance", expect="2000.00")
+    file_report(member, a, gid, "interim", [expense("I-1", "EUR", "1500.00")])
+    file_report(member, a, gid, "final", [expense("F-1", "EUR", "2150.40")])
+    assert a.get(f"/grants/{gid}").get_json()["balance_due"] == "1650.40"
+    r = a.post(f"/grants/{gid}/disbursements", {"kind": "balance", "amount": "1000.00"})
+    assert r.status_code == 201
+    waiting = a.post(f"/grants/{gid}/disbursements", {"kind": "balance"})
+    assert waiting.status_code == 409  # the first part is not confirmed yet
+    r = b.post(
+        f"/disbursements/{r.get_json()['id']}/transitions",
+        {"event": "confirm_paid", "paid_on": today().isoformat(), "payment_reference": "P1"},
+    )
+    assert r.status_code == 200
+    assert a.fire(gid, "close").get_json()["reason"] == "money_owed"
+    pay(a, b, gid, "balance", expect="650.40")
+    too_much = a.post(f"/grants/{gid}/disbursements", {"kind": "balance", "amount": "0.01"})
+    assert too_much.status_code == 409  # nothing is due any more
+    grant = a.fire(gid, "close").get_json()
+    assert grant["state"] == "closed" and grant["paid_amount"] == "3650.40"

@@ -99,8 +99,9 @@ def authorise_payout(grant: Grant, data: dict[str, Any], *, actor: User) -> Payo
     elif kind == BALANCE:
         if grant.state != FINAL_REPORTED:
             raise InvalidTransition("A balance is paid only after the final report is accepted.")
-        if any(p.kind == BALANCE for p in live):
-            raise InvalidTransition("This grant has a balance payout already.")
+        if any(p.kind == BALANCE and p.state == AUTHORISED for p in live):
+            # A part-paid balance may be followed by another; an unconfirmed one may not.
+            raise InvalidTransition("A balance payout is waiting for its confirmation.")
         due = figures.balance_due
         if due <= 0:
             raise InvalidTransition("No balance is due: the city has been paid what it spent.")
@@ -284,7 +285,7 @@ def authorisable_kinds(grant: Grant) -> list[str]:
     figures = grant_figures(grant)
     if (
         grant.state == FINAL_REPORTED
-        and not any(p.kind == BALANCE for p in live)
+        and not any(p.kind == BALANCE and p.state == AUTHORISED for p in live)
         and figures.balance_due > 0
     ):
         kinds.append(BALANCE)
