@@ -21,6 +21,7 @@ from grants.errors import (
     Unprocessable,
 )
 from grants.extensions import db
+from grants.lifecycle import fire_and_record, precheck
 from grants.money import format_money, share_of
 from grants.proposals.figures import grant_figures
 from grants.proposals.models import Grant
@@ -152,21 +153,16 @@ def authorise_payout(grant: Grant, data: dict[str, Any], *, actor: User) -> Payo
 def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> Payout:
     """Confirm a payout paid (another officer than the authoriser) or cancel it."""
     event = data["event"]
-    row = PAYOUT.transition(event)
-    if actor.role not in row.roles:
-        raise Forbidden(f"The role '{actor.role}' may not {event} payouts.")
-    comment = (data.get("comment") or "").strip() or None
-    errors: dict[str, list[str]] = {}
+    _row, comment = precheck(PAYOUT, event, actor.role, data.get("comment"), what="payouts")
     if event == "confirm_paid":
-        for name in ("paid_on", "payment_reference"):
-            if not data.get(name):
-                errors[name] = ["Required to confirm a payout."]
-    if row.comment_required and not comment:
-        errors["comment"] = [f"A comment is required to {event}."]
-    if errors:
-        raise Unprocessable(errors={"json": errors})
+        errors = {
+            name: ["Required to confirm a payout."]
+            for name in ("paid_on", "payment_reference")
+            if not data.get(name)
+        }
+        if errors:
+            raise Unprocessable(errors={"json": errors})
     PAYOUT.check(event, payout.state, actor.role)
-    before = payout.state
     audit_data: dict[str, Any] = {
         "payout_id": payout.id,
         "kind": payout.kind,
@@ -199,17 +195,14 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
         payout.cancel_comment = comment
         if payout.kind in OUTGOING:
             _release(payout.grant_id, payout.amount_cents)
-    PAYOUT.fire(payout, event)
-    db.session.flush()
-    audit.record(
-        db.session,
+    fire_and_record(
+        PAYOUT,
+        payout,
+        event,
         actor=actor,
         action=f"payout_{'paid' if event == 'confirm_paid' else 'cancelled'}",
         subject_type="payout",
-        subject_id=payout.id,
         grant_id=payout.grant_id,
-        from_state=before,
-        to_state=payout.state,
         comment=comment,
         data=audit_data,
     )

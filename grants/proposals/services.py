@@ -15,7 +15,6 @@ from grants.db import utcnow
 from grants.errors import (
     CapExceeded,
     CityNotEligible,
-    Forbidden,
     InvalidTransition,
     MoneyOwed,
     NotFound,
@@ -23,6 +22,7 @@ from grants.errors import (
     Unprocessable,
 )
 from grants.extensions import db
+from grants.lifecycle import fire_and_record, precheck
 from grants.money import format_money
 from grants.proposals.figures import GrantFigures, figures_for, grant_figures
 from grants.proposals.models import BudgetLine, Grant
@@ -243,18 +243,12 @@ def transition_grant(
     ``cause`` is given for system events: the action of ``actor`` that fired them.
     """
     role = SYSTEM if cause is not None else actor.role
-    row = GRANT.transition(event)
-    if role not in row.roles:
-        raise Forbidden(f"The role '{actor.role}' may not fire '{event}'.")
-    comment = (comment or "").strip() or None
-    if row.comment_required and not comment:
-        raise Unprocessable.field("comment", f"A comment is required to {event.replace('_', ' ')}.")
+    _row, comment = precheck(GRANT, event, role, comment, what="grants")
     if approved_amount is not None and event != "approve":
         raise Unprocessable.field("approved_amount", "Only the approve event takes an amount.")
     GRANT.check(event, grant.state, role)
 
     data: dict[str, Any] = dict(cause or {})
-    before = grant.state
     if event == "submit":
         _guard_submit(grant)
     elif event == "approve":
@@ -281,18 +275,15 @@ def transition_grant(
         if event == "terminate":
             data["recovery_due"] = format_money(max(0, figures.paid - figures.eligible_eur))
 
-    GRANT.fire(grant, event)
     grant.updated_at = utcnow()
-    db.session.flush()
-    audit.record(
-        db.session,
+    fire_and_record(
+        GRANT,
+        grant,
+        event,
         actor=actor,
         action=event,
         subject_type="grant",
-        subject_id=grant.id,
         grant_id=grant.id,
-        from_state=before,
-        to_state=grant.state,
         comment=comment,
         data=data,
     )

@@ -23,6 +23,7 @@ from grants.errors import (
     UnsupportedMediaType,
 )
 from grants.extensions import db
+from grants.lifecycle import fire_and_record, precheck
 from grants.money import format_money
 from grants.proposals.models import Grant
 from grants.proposals.services import (
@@ -161,17 +162,11 @@ def update_report(report: Report, data: dict[str, Any], *, actor: User) -> Repor
 
 def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> Report:
     event = data["event"]
-    row = REPORT.transition(event)
-    if actor.role not in row.roles:
-        raise Forbidden(f"The role '{actor.role}' may not {event} reports.")
-    comment = (data.get("comment") or "").strip() or None
-    if row.comment_required and not comment:
-        raise Unprocessable.field("comment", f"A comment is required to {event} a report.")
+    _row, comment = precheck(REPORT, event, actor.role, data.get("comment"), what="reports")
     if data.get("adjustments") and event != "accept":
         raise Unprocessable.field("adjustments", "Adjustments are given when accepting.")
     REPORT.check(event, report.state, actor.role)
     grant = db.session.get(Grant, report.grant_id, with_for_update={"of": Grant})
-    before = report.state
     audit_data: dict[str, Any] = {"report_id": report.id, "kind": report.kind}
     if event == "submit":
         if grant.state != FILED_IN[report.kind]:
@@ -193,17 +188,14 @@ def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> R
         audit_data["eligible_eur"] = format_money(
             sum(e.accepted_eligible_cents for e in report.expenses)
         )
-    REPORT.fire(report, event)
-    db.session.flush()
-    audit.record(
-        db.session,
+    fire_and_record(
+        REPORT,
+        report,
+        event,
         actor=actor,
         action=f"report_{event}",
         subject_type="report",
-        subject_id=report.id,
         grant_id=report.grant_id,
-        from_state=before,
-        to_state=report.state,
         comment=comment,
         data=audit_data,
     )
