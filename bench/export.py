@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 YEAR = 2025
+REPEAT = 2
 CITIES = 10
 
 
@@ -199,6 +200,15 @@ def populate(url: str, grants: int, lines: int) -> None:
             for start in range(0, len(rows), 5000):
                 s.execute(insert(model), rows[start : start + 5000])
         s.commit()
+        s.remove()
+        if db.engine.dialect.name == "sqlite":
+            # Leave no large write-ahead log for the first measured run to fold back in
+            # (outside any transaction: on the raw connection, which autocommits).
+            raw = db.engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
 
 
 def child_export(url: str) -> dict:
@@ -295,8 +305,12 @@ def main() -> int:
         url, drop = database(lines, 1000)
         try:
             populate(url, 1000, lines)
-            export = measure("export", url)
-            floor = measure("floor", url)
+            # Alternate the two, twice each, and keep each one's best time: a shared machine
+            # varies by tens of percent from one minute to the next.
+            runs = [measure(kind, url) for _ in range(REPEAT) for kind in ("export", "floor")]
+            export = min(runs[0::2], key=lambda r: r["seconds"])
+            floor = min(runs[1::2], key=lambda r: r["seconds"])
+            export["peak_mb"] = max(r["peak_mb"] for r in runs[0::2])
         finally:
             drop()
         results[lines] = (export, floor)
