@@ -25,13 +25,19 @@ from grants.lifecycle import fire_and_record, precheck
 from grants.money import format_money, share_of
 from grants.proposals.figures import grant_figures
 from grants.proposals.models import Grant
-from grants.proposals.services import get_in_scope, scope_clause, transition_grant
+from grants.proposals.services import (
+    get_in_scope,
+    list_in_scope,
+    scope_clause,
+    transition_grant,
+)
 from grants.users.models import User
 from workflows.grant import APPROVED, ENDED, FINAL_REPORTED, FINANCE_OFFICER, TERMINATED
 from workflows.payout import (
     ADVANCE,
     AUTHORISED,
     BALANCE,
+    KINDS,
     LIVE,
     OUTGOING,
     PAYOUT,
@@ -80,49 +86,53 @@ def _refresh_counter(grant_id: int) -> None:
         db.session.expire(grant, ["payout_cents", "version"])
 
 
+def payout_terms(grant: Grant, kind: str) -> tuple[str | None, int]:
+    """Whether a payout of ``kind`` may be authorised on ``grant`` now, and its default amount.
+
+    Returns (the reason it is refused, or None; the default amount in cents). The one place
+    these rules live: the service enforces them, the pages offer only what passes them.
+    """
+    live = [p for p in list_payouts(grant) if p.state in LIVE]
+    if kind == ADVANCE:
+        if grant.state != APPROVED:
+            return f"An advance is paid once the grant is approved, not {grant.state}.", 0
+        if any(p.kind == ADVANCE for p in live):
+            return "This grant has an advance already.", 0
+        return None, share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
+    if kind == BALANCE:
+        if grant.state != FINAL_REPORTED:
+            return "A balance is paid only after the final report is accepted.", 0
+        if any(p.kind == BALANCE and p.state == AUTHORISED for p in live):
+            # A part-paid balance may be followed by another; an unconfirmed one may not.
+            return "A balance payout is waiting for its confirmation.", 0
+        due = grant_figures(grant).balance_due
+        if due <= 0:
+            return "No balance is due: the city has been paid what it spent.", 0
+        return None, due
+    if grant.state not in (FINAL_REPORTED, TERMINATED):
+        return "A recovery is asked once the final report is accepted or the grant terminated.", 0
+    pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
+    owed = grant_figures(grant).recovery_due - pending
+    if owed <= 0:
+        return "Nothing is owed back by the city.", 0
+    return None, owed
+
+
 def authorise_payout(grant: Grant, data: dict[str, Any], *, actor: User) -> Payout:
     """Authorise an advance, a balance or a recovery (amount defaulted per domain.md)."""
     if actor.role != FINANCE_OFFICER:
         raise Forbidden("Only finance officers authorise payouts.")
     kind = data["kind"]
-    live = [p for p in list_payouts(grant) if p.state in LIVE]
-    figures = grant_figures(grant)
+    refusal, due = payout_terms(grant, kind)
+    if refusal:
+        raise InvalidTransition(refusal)
     amount = data.get("amount")
-    if kind == ADVANCE:
-        if grant.state != APPROVED:
-            raise InvalidTransition(
-                f"An advance is paid once the grant is approved, not {grant.state}."
-            )
-        if any(p.kind == ADVANCE for p in live):
-            raise InvalidTransition("This grant has an advance already.")
-        if amount is None:
-            amount = share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
-    elif kind == BALANCE:
-        if grant.state != FINAL_REPORTED:
-            raise InvalidTransition("A balance is paid only after the final report is accepted.")
-        if any(p.kind == BALANCE and p.state == AUTHORISED for p in live):
-            # A part-paid balance may be followed by another; an unconfirmed one may not.
-            raise InvalidTransition("A balance payout is waiting for its confirmation.")
-        due = figures.balance_due
-        if due <= 0:
-            raise InvalidTransition("No balance is due: the city has been paid what it spent.")
-        if amount is None:
-            amount = due
-    else:  # recovery
-        if grant.state not in (FINAL_REPORTED, TERMINATED):
-            raise InvalidTransition(
-                "A recovery is asked once the final report is accepted or the grant terminated."
-            )
-        pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
-        owed = figures.recovery_due - pending
-        if owed <= 0:
-            raise InvalidTransition("Nothing is owed back by the city.")
-        if amount is None:
-            amount = owed
-        if amount > owed:
-            raise OverApproved(
-                f"A recovery of {format_money(amount)} exceeds what is owed, {format_money(owed)}."
-            )
+    if amount is None:
+        amount = due
+    if kind == RECOVERY and amount > due:
+        raise OverApproved(
+            f"A recovery of {format_money(amount)} exceeds what is owed, {format_money(due)}."
+        )
     if amount <= 0:
         raise InvalidTransition("Nothing to pay.")
     if kind in OUTGOING:
@@ -244,13 +254,8 @@ def payout_out(payout: Payout) -> dict[str, Any]:
 
 def payouts_in_state(user: User, state: str) -> list[Payout]:
     """The payouts in ``state`` among the grants ``user`` may see, oldest first."""
-    return list(
-        db.session.scalars(
-            select(Payout)
-            .join(Grant, Payout.grant_id == Grant.id)
-            .where(Payout.state == state, scope_clause(user))
-            .order_by(Payout.authorised_at, Payout.id)
-        )
+    return list_in_scope(
+        user, Payout, Payout.state == state, order_by=(Payout.authorised_at, Payout.id)
     )
 
 
@@ -264,28 +269,8 @@ def can_confirm(payout: Payout, user: User) -> bool:
 
 
 def authorisable_kinds(grant: Grant) -> list[str]:
-    """The kinds of payout that ``authorise_payout`` would accept for ``grant`` now.
-
-    The same conditions as its guards (state, one live advance or balance, something due);
-    the amount and the atomic reservation are still checked when it is called.
-    """
-    live = [p for p in list_payouts(grant) if p.state in LIVE]
-    kinds = []
-    if grant.state == APPROVED and not any(p.kind == ADVANCE for p in live):
-        kinds.append(ADVANCE)
-    if grant.state not in (FINAL_REPORTED, TERMINATED):
-        return kinds
-    figures = grant_figures(grant)
-    if (
-        grant.state == FINAL_REPORTED
-        and not any(p.kind == BALANCE and p.state == AUTHORISED for p in live)
-        and figures.balance_due > 0
-    ):
-        kinds.append(BALANCE)
-    pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
-    if figures.recovery_due - pending > 0:
-        kinds.append(RECOVERY)
-    return kinds
+    """The kinds of payout that ``authorise_payout`` would accept for ``grant`` now."""
+    return [kind for kind in KINDS if payout_terms(grant, kind)[0] is None]
 
 
 def grants_awaiting_payouts(user: User) -> list[tuple[Grant, list[str]]]:

@@ -81,6 +81,18 @@ def get_in_scope(
     return found
 
 
+def list_in_scope(user: User, model: type[Any], *where: Any, order_by: Any) -> list[Any]:
+    """Objects of grants (``model.grant_id``) that ``user`` may see, filtered and ordered."""
+    return list(
+        db.session.scalars(
+            select(model)
+            .join(Grant, model.grant_id == Grant.id)
+            .where(scope_clause(user), *where)
+            .order_by(*order_by)
+        )
+    )
+
+
 def list_query(user: User, filters: dict[str, Any]) -> Select[Any]:
     query = select(Grant).where(scope_clause(user))
     if "state" in filters:

@@ -29,6 +29,7 @@ from grants.proposals.models import Grant
 from grants.proposals.services import (
     get_in_scope,
     interim_due_on,
+    list_in_scope,
     scope_clause,
     transition_grant,
 )
@@ -423,13 +424,8 @@ def _outside(line: ExpenseLine, grant: Grant) -> bool:
 
 def reports_in_state(user: User, state: str) -> list[Report]:
     """The reports in ``state`` among the grants ``user`` may see, oldest submission first."""
-    return list(
-        db.session.scalars(
-            select(Report)
-            .join(Grant, Report.grant_id == Grant.id)
-            .where(Report.state == state, scope_clause(user))
-            .order_by(Report.submitted_at, Report.id)
-        )
+    return list_in_scope(
+        user, Report, Report.state == state, order_by=(Report.submitted_at, Report.id)
     )
 
 
