@@ -96,17 +96,22 @@ class BoundedInt(IntegerConverter):
 
 
 def _engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine options; bound parameters (password hashes, tokens) never reach a log or error."""
     url = settings["DATABASE_URL"]
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": settings["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+        return {
+            "hide_parameters": True,
+            "connect_args": {"timeout": settings["SQLITE_BUSY_TIMEOUT_MS"] / 1000},
+        }
     if url.startswith("postgresql"):
         return {
+            "hide_parameters": True,
             "pool_pre_ping": True,
             "pool_size": settings["DB_POOL_SIZE"],
             "max_overflow": settings["DB_POOL_SIZE"],
             "connect_args": {"options": f"-c lock_timeout={settings['LOCK_TIMEOUT_MS']}"},
         }
-    return {}
+    return {"hide_parameters": True}
 
 
 @event.listens_for(Engine, "connect")

@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {  # nosec B105
     "ADVANCE_SHARE": "0.50",
     "ELIGIBLE_COUNTRIES": "DK,EE,FI,DE,LV,LT,PL,SE",
     "MAX_UPLOAD_MB": 20,
+    "MAX_JSON_KB": 256,  # a JSON body larger than this is refused (413) before it is parsed
+    "MAX_RECEIPTS_PER_REPORT": 200,
+    "MAX_RECEIPT_MB_PER_GRANT": 200,  # all receipts of one grant together
     "SMTP_URL": None,
     "TOKEN_TTL_HOURS": 12,
     "INTERIM_REPORT_AT": "midpoint",
@@ -39,6 +42,9 @@ DEFAULTS: dict[str, Any] = {  # nosec B105
 
 INT_SETTINGS = {
     "MAX_UPLOAD_MB",
+    "MAX_JSON_KB",
+    "MAX_RECEIPTS_PER_REPORT",
+    "MAX_RECEIPT_MB_PER_GRANT",
     "TOKEN_TTL_HOURS",
     "FINAL_REPORT_DUE_DAYS",
     "REMINDER_DAYS_BEFORE",

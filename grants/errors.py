@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -135,6 +135,11 @@ class Stale(Conflict):
     message = "A concurrent change won or a lock wait timed out: retry."
 
 
+class AlreadyTaken(Conflict):
+    reason = "conflict"
+    message = "A unique value is already taken (for example an e-mail address): choose another."
+
+
 class TitleOverlap(Conflict):
     reason = "title_overlap"
     message = "The city already holds a title whose validity overlaps this one."
@@ -178,6 +183,8 @@ def to_body(exc: BaseException) -> tuple[dict[str, Any], int]:
         return error_body(code, exc.description or HTTPStatus(code).phrase), code
     if is_contention(exc):
         return error_body(409, Stale.message, reason="stale"), 409
+    if is_unique_violation(exc):
+        return error_body(409, AlreadyTaken.message, reason="conflict"), 409
     return error_body(500, "An unexpected error occurred; it has been logged."), 500
 
 
@@ -192,6 +199,15 @@ def is_contention(exc: BaseException) -> bool:
         # serialization_failure, deadlock_detected, lock_not_available, query_canceled (timeout)
         return sqlstate in {"40001", "40P01", "55P03", "57014"}
     return False
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A concurrent request took the same unique value first (the pre-check could not see it)."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    # unique_violation, exclusion_violation (PostgreSQL); SQLite names the constraint kind.
+    return sqlstate in {"23505", "23P01"} or "UNIQUE constraint failed" in str(exc.orig)
 
 
 def json_error(exc: BaseException) -> Response:

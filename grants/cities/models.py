@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, utcnow
@@ -58,8 +58,8 @@ class Title(Base):
     year: Mapped[int]
     valid_from: Mapped[dt.date]
     valid_until: Mapped[dt.date]
-    cap_cents: Mapped[int]
-    committed_cents: Mapped[int] = mapped_column(default=0)
+    cap_cents: Mapped[int] = mapped_column(BigInteger)
+    committed_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     city: Mapped[City] = relationship(back_populates="titles")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, in_list, utcnow
@@ -29,7 +29,7 @@ class Payout(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    amount_cents: Mapped[int]
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16), default="authorised")
     authorised_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     authorised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, in_list, utcnow
@@ -46,10 +46,10 @@ class Grant(Base):
     start_date: Mapped[dt.date]
     end_date: Mapped[dt.date]
     state: Mapped[str] = mapped_column(String(32), default="draft", index=True)
-    requested_cents: Mapped[int] = mapped_column(default=0)
-    approved_cents: Mapped[int | None]
+    requested_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    approved_cents: Mapped[int | None] = mapped_column(BigInteger)
     #: Advances and balances authorised or paid: guarded like the cap (never above approved).
-    payout_cents: Mapped[int] = mapped_column(default=0)
+    payout_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -84,6 +84,6 @@ class BudgetLine(Base):
     position: Mapped[int]
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(String(500))
-    amount_cents: Mapped[int]
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
 
     grant: Mapped[Grant] = relationship(back_populates="budget_lines")

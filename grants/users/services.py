@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from grants import audit
 from grants.auth import hash_password
 from grants.cities.models import City
-from grants.errors import Conflict, Unprocessable
+from grants.errors import AlreadyTaken, Unprocessable
 from grants.extensions import db
 from grants.users.models import User
 from workflows.grant import MENTOR
@@ -26,7 +26,7 @@ def _cities(ids: list[int], field: str) -> list[City]:
 def create_user(data: dict[str, Any], *, actor: User | None) -> User:
     email = data["email"].strip().lower()
     if db.session.scalar(select(func.count(User.id)).where(User.email == email)):
-        raise Conflict("A user with this email exists already.")
+        raise AlreadyTaken("A user with this email exists already.")
     if data.get("city_id"):
         _cities([data["city_id"]], "city_id")
     user = User(
