@@ -3,11 +3,11 @@
 from marshmallow import Schema, fields, validate
 
 from exports.models import KINDS
-from grants.schemas import InputSchema, id_field
+from grants.schemas import InputSchema, choice, id_field
 
 
 class ExportCreateSchema(InputSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    kind = choice(KINDS)
     grant_id = id_field()
     city_id = id_field()
     title_year = fields.Integer(validate=validate.Range(min=2000, max=2100))

@@ -169,9 +169,9 @@ def test_a_line_outside_the_pilot_period_is_accepted_and_flagged(pilot: Pilot):
     lines = [
         expense("O-1", "EUR", "100.00", day=pilot.start),
         expense("O-2", "EUR", "200.00", day=before),
-        expense("O-3", "EUR", "300.00", day=pilot.start, paid=after),
-        expense("O-4", "EUR", "400.00", day=pilot.end),
-    ]
+        {**expense("O-3", "EUR", "300.00", day=after), "payment_date": None},
+        {**expense("O-4", "EUR", "400.00", day=pilot.end), "payment_date": None},
+    ]  # (a payment date cannot lie in the future: the lines after today are not paid yet)
     report = new_report(pilot.member, pilot.id, "interim", lines)
     assert [e["outside_period"] for e in report["expenses"]] == [False, True, True, False]
     r = report_event(pilot.member, report["id"], "submit")

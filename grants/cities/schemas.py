@@ -6,23 +6,20 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from grants.schemas import InputSchema, Money, text
+from grants.schemas import Day, InputSchema, Money, pattern, text
 
 
 class CityCreateSchema(InputSchema):
     name = text(200)
-    country = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="An ISO 3166 alpha-2 code, like DK."),
-    )
+    country = pattern(r"^[A-Z]{2}$", 2, required=True, error="An ISO 3166 alpha-2 code, like DK.")
     population = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000_000))
     is_capital = fields.Boolean(load_default=False)
 
 
 class TitleCreateSchema(InputSchema):
     year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
-    valid_from = fields.Date(required=True)
-    valid_until = fields.Date(required=True)
+    valid_from = Day(required=True)
+    valid_until = Day(required=True)
     cap = Money()
 
     @validates_schema

@@ -1,14 +1,14 @@
 """Comment schemas."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from grants.comments.models import VISIBILITIES
-from grants.schemas import InputSchema, text
+from grants.schemas import InputSchema, choice, text
 
 
 class CommentCreateSchema(InputSchema):
-    body = text(10_000)
-    visibility = fields.String(load_default="shared", validate=validate.OneOf(VISIBILITIES))
+    body = text(10_000, multiline=True)
+    visibility = choice(VISIBILITIES, required=False, load_default="shared")
 
 
 class CommentSchema(Schema):

@@ -1,21 +1,21 @@
 """Payout schemas."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from grants.schemas import InputSchema, Money, text
+from grants.schemas import Day, InputSchema, Money, choice, text
 from workflows.payout import KINDS, PAYOUT
 
 
 class PayoutCreateSchema(InputSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    kind = choice(KINDS)
     amount = Money(allow_none=True)
 
 
 class PayoutTransitionSchema(InputSchema):
-    event = fields.String(required=True, validate=validate.OneOf(PAYOUT.events))
-    paid_on = fields.Date(allow_none=True)
+    event = choice(PAYOUT.events)
+    paid_on = Day(allow_none=True, not_future=True)
     payment_reference = text(200, required=False, allow_none=True)
-    comment = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    comment = text(10_000, required=False, min_length=0, multiline=True, allow_none=True)
 
 
 class PayoutSchema(Schema):

@@ -7,14 +7,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from grants.proposals.models import CATEGORIES
-from grants.schemas import MAX_ID, InputSchema, Money, PageQuerySchema, text
+from grants.schemas import MAX_ID, Day, InputSchema, Money, PageQuerySchema, choice, text
 from workflows.grant import GRANT, STATES
 
 MAX_BUDGET_LINES = 50
 
 
 class BudgetLineInSchema(InputSchema):
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    category = choice(CATEGORIES)
     description = text(500)
     amount = Money(required=True)
 
@@ -27,9 +27,9 @@ def _dates_ordered(data: dict[str, Any]) -> None:
 
 class GrantCreateSchema(InputSchema):
     title = text(200)
-    summary = text(10_000, required=False, min_length=0, load_default="")
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
+    summary = text(10_000, required=False, min_length=0, multiline=True, load_default="")
+    start_date = Day(required=True)
+    end_date = Day(required=True)
     budget_lines = fields.List(
         fields.Nested(BudgetLineInSchema),
         required=True,
@@ -43,9 +43,9 @@ class GrantCreateSchema(InputSchema):
 
 class GrantPatchSchema(InputSchema):
     title = text(200, required=False)
-    summary = text(10_000, required=False, min_length=0)
-    start_date = fields.Date()
-    end_date = fields.Date()
+    summary = text(10_000, required=False, min_length=0, multiline=True)
+    start_date = Day()
+    end_date = Day()
     budget_lines = fields.List(
         fields.Nested(BudgetLineInSchema), validate=validate.Length(max=MAX_BUDGET_LINES)
     )
@@ -56,13 +56,13 @@ class GrantPatchSchema(InputSchema):
 
 
 class GrantTransitionSchema(InputSchema):
-    event = fields.String(required=True, validate=validate.OneOf(GRANT.events))
-    comment = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    event = choice(GRANT.events)
+    comment = text(10_000, required=False, min_length=0, multiline=True, allow_none=True)
     approved_amount = Money(allow_none=True)
 
 
 class GrantQuerySchema(PageQuerySchema):
-    state = fields.String(validate=validate.OneOf(STATES))
+    state = choice(STATES, required=False)
     # Not id_field(): a query string is text, and strict=True refuses "?city_id=2".
     city_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     title_year = fields.Integer(validate=validate.Range(min=2000, max=2100))

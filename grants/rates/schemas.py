@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 
 from grants.rates.models import RATE_SCALE
-from grants.schemas import InputSchema
+from grants.schemas import InputSchema, pattern
 
 RATE_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -51,13 +51,13 @@ class RatePutSchema(InputSchema):
 
 
 class RatePathSchema(InputSchema):
-    month = fields.String(required=True, validate=validate.Regexp(MONTH_PATTERN))
-    currency = fields.String(required=True, validate=validate.Regexp(CURRENCY_PATTERN))
+    month = pattern(MONTH_PATTERN, 7, required=True, error="Use YYYY-MM.")
+    currency = pattern(CURRENCY_PATTERN, 3, required=True, error="An ISO 4217 code, like DKK.")
 
 
 class RateQuerySchema(InputSchema):
-    month = fields.String(validate=validate.Regexp(MONTH_PATTERN, error="Use YYYY-MM."))
-    currency = fields.String(validate=validate.Regexp(CURRENCY_PATTERN))
+    month = pattern(MONTH_PATTERN, 7, error="Use YYYY-MM.")
+    currency = pattern(CURRENCY_PATTERN, 3, error="An ISO 4217 code, like DKK.")
 
 
 class RateSchema(Schema):

@@ -8,30 +8,28 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from grants.proposals.models import CATEGORIES
 from grants.rates.schemas import Rate
-from grants.schemas import InputSchema, Money, id_field, text
+from grants.schemas import Day, InputSchema, Money, choice, id_field, pattern, text
 from workflows.report import KINDS, REPORT
 
 MAX_EXPENSES = 500
 
 
 class NarrativeSchema(InputSchema):
-    activities = text(20_000, required=False, min_length=0)
-    participants = text(20_000, required=False, min_length=0)
-    community_connections = text(20_000, required=False, min_length=0)
-    cooperation = text(20_000, required=False, min_length=0)
-    trust = text(20_000, required=False, min_length=0)
+    activities = text(20_000, required=False, min_length=0, multiline=True)
+    participants = text(20_000, required=False, min_length=0, multiline=True)
+    community_connections = text(20_000, required=False, min_length=0, multiline=True)
+    cooperation = text(20_000, required=False, min_length=0, multiline=True)
+    trust = text(20_000, required=False, min_length=0, multiline=True)
 
 
 class ExpenseInSchema(InputSchema):
     invoice_number = text(100)
-    invoice_date = fields.Date(required=True)
-    payment_date = fields.Date(allow_none=True)
+    invoice_date = Day(required=True)
+    payment_date = Day(allow_none=True, not_future=True)
     supplier = text(200)
-    description = text(1000)
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    currency = fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="An ISO 4217 code, like DKK.")
-    )
+    description = text(1000, multiline=True)
+    category = choice(CATEGORIES)
+    currency = pattern(r"^[A-Z]{3}$", 3, required=True, error="An ISO 4217 code, like DKK.")
     amount = Money(required=True)
     vat_amount = Money(allow_zero=True, load_default=0)
     vat_recoverable = fields.Boolean(load_default=False)
@@ -43,7 +41,7 @@ class ExpenseInSchema(InputSchema):
 
 
 class ReportCreateSchema(InputSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    kind = choice(KINDS)
     narrative = fields.Nested(NarrativeSchema, load_default=dict)
     expenses = fields.List(
         fields.Nested(ExpenseInSchema),
@@ -62,12 +60,12 @@ class ReportPatchSchema(InputSchema):
 class AdjustmentSchema(InputSchema):
     expense_id = id_field(required=True)
     eligible_eur = Money(required=True, allow_zero=True)
-    reason = text(2000)
+    reason = text(2000, multiline=True)
 
 
 class ReportTransitionSchema(InputSchema):
-    event = fields.String(required=True, validate=validate.OneOf(REPORT.events))
-    comment = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    event = choice(REPORT.events)
+    comment = text(10_000, required=False, min_length=0, multiline=True, allow_none=True)
     adjustments = fields.List(fields.Nested(AdjustmentSchema), validate=validate.Length(max=500))
 
 
