@@ -33,8 +33,14 @@ def create_city(data: dict[str, Any], *, actor: User) -> City:
 
 
 def create_title(city: City, data: dict[str, Any], *, actor: User) -> Title:
-    """Award a title; the validities of one city's titles may not overlap."""
+    """Award a title; the validities of one city's titles may not overlap.
+
+    Concurrent awards of one city serialise on the city's row (``FOR NO KEY UPDATE``: it does
+    not block inserts that merely reference the city), so each checks the overlap against the
+    titles committed before it; SQLite takes the write lock up front.
+    """
     cap = data.get("cap", current_app.config["SEED_MONEY_CAP_CENTS"])
+    lock_city(city.id)
     clash = db.session.scalar(
         select(Title).where(
             Title.city_id == city.id,
@@ -74,6 +80,11 @@ def create_title(city: City, data: dict[str, Any], *, actor: User) -> Title:
         },
     )
     return title
+
+
+def lock_city(city_id: int) -> None:
+    """Hold the city's row until the transaction ends (a no-op where rows are not locked)."""
+    db.session.execute(select(City.id).where(City.id == city_id).with_for_update(key_share=True))
 
 
 def eligible_title(city: City, *, on: dt.date | None = None) -> Title:

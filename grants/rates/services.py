@@ -10,6 +10,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from grants import audit
 from grants.db import utcnow
@@ -24,13 +26,15 @@ def set_rate(month: str, currency: str, micros: int, *, actor: User | None) -> E
     """Create or replace the rate of ``currency`` for ``month``; the change is audited."""
     if currency == "EUR" and micros != RATE_SCALE:
         raise Unprocessable.field("rate", "The rate of EUR is 1.")
-    row = db.session.scalar(
-        select(ExchangeRate).where(ExchangeRate.month == month, ExchangeRate.currency == currency)
-    )
-    before = row.rate_micros if row else None
+    row = _locked(month, currency)
     if row is None:
-        row = ExchangeRate(month=month, currency=currency, rate_micros=micros)
-        db.session.add(row)
+        created = _insert_if_absent(month, currency, micros)
+        row = _locked(month, currency)  # ours, or the one a concurrent request committed first
+        if row is None:  # pragma: no cover - the row exists once the insert has returned
+            raise RuntimeError(f"the rate of {currency} in {month} vanished")
+        before = None if created else row.rate_micros
+    else:
+        before = row.rate_micros
     row.rate_micros = micros
     row.updated_at = utcnow()
     row.updated_by_id = actor.id if actor else None
@@ -50,6 +54,33 @@ def set_rate(month: str, currency: str, micros: int, *, actor: User | None) -> E
             },
         )
     return row
+
+
+def _locked(month: str, currency: str) -> ExchangeRate | None:
+    """The stored rate, its row locked until the transaction ends, freshly read."""
+    return db.session.scalar(
+        select(ExchangeRate)
+        .where(ExchangeRate.month == month, ExchangeRate.currency == currency)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _insert_if_absent(month: str, currency: str, micros: int) -> bool:
+    """Insert the rate unless (month, currency) is taken; True if this call inserted it.
+
+    ``INSERT … ON CONFLICT DO NOTHING``: of concurrent first PUTs of one month and currency, one
+    inserts and the others wait for it, then update the row it committed (never a 500).
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert: Any = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
+    inserted = db.session.scalar(
+        insert(ExchangeRate)
+        .values(month=month, currency=currency, rate_micros=micros, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["month", "currency"])
+        .returning(ExchangeRate.id)
+    )
+    return inserted is not None
 
 
 def list_rates(filters: dict[str, Any]) -> list[ExchangeRate]:
