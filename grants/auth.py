@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from grants import idempotency
 from grants.errors import AppError, Forbidden, Unauthorized
 from grants.extensions import db
-from grants.users.models import ApiToken, User
+from grants.users.models import ApiToken, PageSession, User
 
 TOKEN_BYTES = 32
 # Compared against when the email is unknown, so that both failures take the same time.
@@ -71,6 +71,46 @@ def issue_token(user: User, *, now: dt.datetime | None = None) -> tuple[str, Api
     )
     db.session.add(token)
     return raw, token
+
+
+def open_page_session(user: User, *, now: dt.datetime | None = None) -> str:
+    """A new server-side page session for ``user``: the random id for the cookie.
+
+    Only its SHA-256 is stored; the caller commits.
+    """
+    raw = secrets.token_urlsafe(TOKEN_BYTES)
+    row = PageSession(
+        user_id=user.id, token_hash=token_digest(raw), created_at=now or dt.datetime.now(dt.UTC)
+    )
+    db.session.add(row)
+    db.session.flush()
+    return raw
+
+
+def revoke_page_session(raw: str, *, now: dt.datetime | None = None) -> None:
+    """End the page session whose cookie holds ``raw``, for good (the caller commits)."""
+    db.session.execute(
+        update(PageSession)
+        .where(PageSession.token_hash == token_digest(raw), PageSession.revoked_at.is_(None))
+        .values(revoked_at=now or dt.datetime.now(dt.UTC))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end_sessions(user: User, *, now: dt.datetime | None = None) -> None:
+    """Revoke every API token and every page session of ``user``, for good.
+
+    Called on a password change, a deactivation (and a reactivation) and a role change, in the
+    caller's transaction: nothing issued before it works again, whatever happens to the user.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    for model in (ApiToken, PageSession):
+        db.session.execute(
+            update(model)
+            .where(model.user_id == user.id, model.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def authenticate() -> User:
@@ -140,5 +180,8 @@ def _run(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     except AppError:
         db.session.rollback()
         raise
-    db.session.commit()
+    if request.method == "HEAD":  # a HEAD only looks: whatever the view wrote is undone
+        db.session.rollback()
+    else:
+        db.session.commit()
     return response

@@ -13,9 +13,11 @@ import functools
 import hmac
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Flask,
@@ -33,13 +35,15 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 from marshmallow import ValidationError
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from grants.auth import open_page_session, revoke_page_session, token_digest
 from grants.errors import AppError, Forbidden, Unauthorized
 from grants.extensions import db
 from grants.money import format_money
 from grants.rates.schemas import format_rate
-from grants.users.models import User
+from grants.users.models import PageSession, User
 from workflows import TransitionNotAllowed, WorkflowError
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -143,29 +147,71 @@ def check_csrf() -> None:
         )
 
 
+#: The cookie session's keys: the user's id and the random id of the server-side page session.
+SESSION_USER, SESSION_ID = "uid", "sid"
+_PAGE_USER = "pearl.page_user"
+
+
 def sign_in(user: User) -> None:
-    """A fresh session for ``user`` (a new CSRF token too: no fixation)."""
+    """A fresh session for ``user`` (a new CSRF token too: no fixation).
+
+    A new server-side session row is committed at once (the cookie holds its random id, the
+    database only its hash); a session the browser held before ends for good.
+    """
+    old = session.get(SESSION_ID)
+    if isinstance(old, str) and old:
+        revoke_page_session(old)
+    raw = open_page_session(user)
+    db.session.commit()
     session.clear()
-    session["uid"] = user.id
+    session[SESSION_USER] = user.id
+    session[SESSION_ID] = raw
     session["csrf"] = secrets.token_urlsafe(32)
+    request.environ.pop(_PAGE_USER, None)
 
 
 def sign_out() -> None:
+    """End this browser's session for good: its row is revoked (committed), the cookie cleared.
+
+    A copy of the cookie replayed later finds a revoked row and is signed out.
+    """
+    raw = session.get(SESSION_ID)
+    if isinstance(raw, str) and raw:
+        revoke_page_session(raw)
+        db.session.commit()
     session.clear()
+    request.environ.pop(_PAGE_USER, None)
 
 
 def signed_in_user() -> User | None:
-    """The active user of the session cookie, looked up once per request."""
-    cached = request.environ.get("pearl.page_user")
-    uid = session.get("uid")
-    if cached is not None and cached[0] == uid:
+    """The active user of the session cookie, looked up once per request.
+
+    One query joins the session row and its user: a revoked session, an inactive user or a
+    cookie whose user id does not match its session signs nobody in (and is dropped).
+    """
+    raw = session.get(SESSION_ID)
+    cached = request.environ.get(_PAGE_USER)
+    if cached is not None and cached[0] == raw:
         return cached[1]
     user = None
-    if isinstance(uid, int):
-        user = db.session.get(User, uid)
-        if user is not None and not user.is_active:
-            user = None
-    request.environ["pearl.page_user"] = (uid, user)
+    if isinstance(raw, str) and raw:
+        row = db.session.execute(
+            select(PageSession, User)
+            .join(User, PageSession.user_id == User.id)
+            .where(
+                PageSession.token_hash == token_digest(raw),
+                PageSession.revoked_at.is_(None),
+                User.is_active.is_(True),
+            )
+        ).first()
+        if row is not None and row[1].id == session.get(SESSION_USER):
+            user = row[1]
+            g.page_session = row[0]
+    if user is None and (SESSION_ID in session or SESSION_USER in session):
+        session.pop(SESSION_ID, None)  # a stale cookie: forget it, keep the CSRF token
+        session.pop(SESSION_USER, None)
+        raw = None
+    request.environ[_PAGE_USER] = (raw, user)
     if user is not None:
         g.user = user  # helpers that read g.user see the same person
     return user
@@ -204,11 +250,54 @@ def require_role(*roles: str) -> None:
         raise Forbidden("Your role may not do this.")
 
 
+#: At most this long a ``next`` target; longer ones are not followed.
+_MAX_NEXT = 2000
+
+
+def _hostile_chars(value: str) -> bool:
+    """Whitespace, backslashes and control or format characters (browsers drop some of them
+    and read a backslash as ``/``: a tab between two slashes would make ``//evil.example``)."""
+    return any(
+        ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        for ch in value
+    )
+
+
+def _same_site_path(value: str, *, decoded: bool = False) -> bool:
+    """A path of this site: one leading ``/``, no scheme or host, no dot segment, nothing a
+    browser would read otherwise. A decoded form is checked up to its query (where a decoded
+    ``%20`` is only a space)."""
+    path = re.split(r"[?#]", value, maxsplit=1)[0] if decoded else value
+    if not path.startswith("/") or path.startswith("//") or _hostile_chars(path):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return False
+    return not any(segment in (".", "..") for segment in parts.path.split("/"))
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (never another host) to go to after signing in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("users_pages.dashboard")
+    """Only a path on this site (never another host) to go to after signing in.
+
+    The target is checked as it came (no whitespace, backslash or control character
+    anywhere) and again after percent-decoding, until decoding no longer changes it, so that
+    ``/%2F%2Fevil.example`` or ``/%5Cevil.example`` is refused too. Anything else goes to the
+    dashboard.
+    """
+    fallback = url_for("users_pages.dashboard")
+    if not isinstance(target, str) or not target or len(target) > _MAX_NEXT:
+        return fallback
+    if not _same_site_path(target):
+        return fallback
+    decoded = target
+    for _ in range(5):
+        once = unquote(decoded, errors="replace")
+        if once == decoded:
+            return target
+        decoded = once
+        if not _same_site_path(decoded, decoded=True):
+            return fallback
+    return fallback  # still changing after five decodings: not a plain path
 
 
 # ---------------------------------------------------------------------------------------------

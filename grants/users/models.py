@@ -1,4 +1,4 @@
-"""Users, their roles, API tokens and mentor assignments."""
+"""Users, their roles, API tokens, page sessions and mentor assignments."""
 
 from __future__ import annotations
 
@@ -67,6 +67,24 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user = relationship(User)
+
+
+class PageSession(Base):
+    """A signed-in browser: the cookie holds a random id, this row only its SHA-256.
+
+    Signing out revokes the row for good; a password change, a deactivation (or reactivation)
+    and a role change revoke every row of the user (and every API token).
+    """
+
+    __tablename__ = "page_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
 
     user = relationship(User)
