@@ -325,7 +325,7 @@ def test_the_city_downloads_exactly_what_it_uploaded(pilot: Pilot, report: dict[
     assert r.mimetype == "application/pdf"
     disposition = r.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
-    assert "Faktura 17.pdf" in disposition
+    assert "filename*=UTF-8''Faktura%2017.pdf" in disposition
 
 
 def test_a_path_in_the_uploaded_name_is_dropped(pilot: Pilot, report: dict[str, Any]):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
-from flask import request, send_file
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from grants.auth import current_user, endpoint
 from grants.errors import Unprocessable
 from grants.proposals.api import load_grant
-from grants.reports import services
+from grants.reports import receipts, services
 from grants.reports.schemas import (
     AttachmentSchema,
     ReportCreateSchema,
@@ -114,9 +113,6 @@ def upload(form: dict[str, Any], files: dict[str, Any], report: Any) -> Any:
 def download(attachment_id: int) -> Any:
     """Download a receipt (within your scope)."""
     attachment = services.get_attachment(current_user(), attachment_id)
-    return send_file(
-        BytesIO(attachment.content),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.file_name,
+    return receipts.receipt_response(
+        attachment.id, attachment.content_type, attachment.file_name, attachment.content
     )

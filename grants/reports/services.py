@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import zipfile
-from io import BytesIO
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from grants import audit
 from grants.db import today, utcnow
@@ -35,6 +33,7 @@ from grants.proposals.services import (
 )
 from grants.rates.services import rate_for, to_eur_cents
 from grants.reports.models import Attachment, ExpenseLine, Report
+from grants.reports.receipts import clean_file_name, sniff
 from grants.users.models import User
 from workflows.grant import CITY_MEMBER, DISBURSED, INTERIM_REPORTED
 from workflows.report import EDITABLE, FINAL, INTERIM, REPORT
@@ -274,31 +273,6 @@ def _adjust(report: Report, adjustments: list[dict[str, Any]], *, actor: User) -
 # ---------------------------------------------------------------------------------------------
 # Receipts
 
-ASIC_MIMETYPES = (b"application/vnd.etsi.asic-e+zip", b"application/vnd.etsi.asic-s+zip")
-
-
-def sniff(content: bytes) -> str | None:
-    """The content type judged from the bytes themselves, never from the name; None if refused."""
-    if content.startswith(b"%PDF-"):
-        return "application/pdf"
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if content.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if content.startswith(b"PK\x03\x04"):
-        # An ASiC container (.asice/.bdoc/.edoc) is a ZIP whose first entry, stored
-        # uncompressed, is "mimetype" holding the container's media type.
-        try:
-            with zipfile.ZipFile(BytesIO(content)) as archive:
-                first = archive.infolist()[0]
-                if first.filename == "mimetype":
-                    kind = archive.read(first).strip()
-                    if kind in ASIC_MIMETYPES:
-                        return kind.decode()
-        except (zipfile.BadZipFile, IndexError, KeyError, OSError):
-            return None
-    return None
-
 
 def add_attachment(
     report: Report, file_name: str, content: bytes, *, expense_id: int | None, actor: User
@@ -322,7 +296,8 @@ def add_attachment(
         )
     if expense_id is not None and expense_id not in {e.id for e in report.expenses}:
         raise Unprocessable.field("expense_id", "Not an expense line of this report.", "form")
-    name = (file_name or "receipt").replace("\\", "/").rsplit("/", 1)[-1][:255] or "receipt"
+    _check_receipt_caps(report, len(content))
+    name = clean_file_name(file_name)
     attachment = Attachment(
         report_id=report.id,
         expense_id=expense_id,
@@ -351,6 +326,44 @@ def add_attachment(
         },
     )
     return attachment
+
+
+def _check_receipt_caps(report: Report, size: int) -> None:
+    """Refuse a receipt beyond the report's count or the grant's bytes (settings).
+
+    The report's row is locked by the caller (``for_update``); the grant's row is locked here,
+    after it, in the order the report transitions take, so that concurrent uploads to either
+    report of a grant count each other's receipts.
+    """
+    db.session.get(Grant, report.grant_id, with_for_update={"of": Grant})
+    most = current_app.config["MAX_RECEIPTS_PER_REPORT"]
+    count = db.session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.report_id == report.id)
+    )
+    if count >= most:
+        raise InvalidTransition(
+            f"This report has {count} receipts, the most one report takes ({most}): "
+            "join several scans into one PDF before uploading more."
+        )
+    budget_mb = current_app.config["MAX_RECEIPT_MB_PER_GRANT"]
+    used = int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Attachment.size), 0))
+            .join(Report, Attachment.report_id == Report.id)
+            .where(Report.grant_id == report.grant_id)
+        )
+    )
+    if used + size > budget_mb * 1024 * 1024:
+        raise PayloadTooLarge(
+            f"The receipts of one grant may take {budget_mb} MB together: this grant's "
+            f"receipts take {_megabytes(used)} MB and this file ({_megabytes(size)} MB) does "
+            "not fit. Scan at a lower resolution, or ask the programme team."
+        )
+
+
+def _megabytes(size: int) -> str:
+    tenths = (size * 10 + 1024 * 1024 - 1) // (1024 * 1024)  # rounded up, no floats
+    return f"{tenths // 10}.{tenths % 10}"
 
 
 def get_attachment(user: User, attachment_id: int) -> Attachment:

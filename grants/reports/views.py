@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from grants.errors import InvalidTransition, NotFound
 from grants.extensions import db
 from grants.money import format_money
 from grants.proposals.models import CATEGORIES
 from grants.proposals.services import get_grant
-from grants.reports import services
+from grants.reports import receipts, services
 from grants.reports.api import UploadFormSchema
 from grants.reports.schemas import (
     ReportCreateSchema,
@@ -286,9 +285,6 @@ def receipt(attachment_id: int) -> Any:
     if attachment is None:
         raise NotFound("No such file.")
     db.session.commit()
-    return send_file(
-        BytesIO(attachment.content),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.file_name,
+    return receipts.receipt_response(
+        attachment.id, attachment.content_type, attachment.file_name, attachment.content
     )
