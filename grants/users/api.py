@@ -110,5 +110,8 @@ def get_user(target: User) -> Any:
 @blp.arguments(UserPatchSchema)
 @blp.response(200, UserSchema)
 def patch_user(data: dict[str, Any], target: User) -> Any:
-    """Change a password, deactivate an account, or reassign a mentor's cities."""
+    """Change a password, (de)activate an account, change a role (and its city), or reassign
+    a mentor's cities. A new password, a deactivation or reactivation and a new role or city
+    end every session and token of the user. The last active admin cannot be deactivated or
+    demoted (409 ``invalid_transition``). A body that changes nothing records nothing."""
     return services.update_user(target, data, actor=current_user())

@@ -230,7 +230,11 @@ def user_detail(user_id: int) -> Any:
         raw: dict[str, Any] = {"is_active": request.form.get("is_active") == "y"}
         if request.form.get("password"):
             raw["password"] = request.form["password"]
-        if target.role == MENTOR:
+        if "role" in request.form:
+            raw["role"] = request.form["role"]
+        if "city_id" in request.form:
+            raw["city_id"] = as_int(request.form["city_id"])
+        if target.role == MENTOR and raw.get("role", MENTOR) == MENTOR:
             raw["mentor_city_ids"] = [as_int(v) for v in request.form.getlist("mentor_city_ids")]
         _, errors, status = run_form(
             lambda: services.update_user(target, UserPatchSchema().load(raw), actor=me())
