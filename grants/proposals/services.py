@@ -23,7 +23,7 @@ from grants.errors import (
 )
 from grants.extensions import db
 from grants.lifecycle import fire_and_record, precheck
-from grants.money import format_money
+from grants.money import MAX_CENTS, format_money
 from grants.proposals.figures import GrantFigures, figures_for, grant_figures
 from grants.proposals.models import BudgetLine, Grant
 from grants.users.models import User
@@ -124,6 +124,14 @@ def _check_dates(title: Title, start: dt.date, end: dt.date) -> None:
 
 
 def _set_budget(grant: Grant, lines: list[dict[str, Any]]) -> None:
+    """Replace the budget; its total may not exceed the money maximum (422 ``budget_lines``)."""
+    total = sum(line["amount"] for line in lines)
+    if total > MAX_CENTS:
+        raise Unprocessable.field(
+            "budget_lines",
+            f"The budget lines total {format_money(total)} EUR; a grant's total may not exceed "
+            f"{format_money(MAX_CENTS)} EUR.",
+        )
     grant.budget_lines = [
         BudgetLine(
             position=i,
@@ -133,7 +141,7 @@ def _set_budget(grant: Grant, lines: list[dict[str, Any]]) -> None:
         )
         for i, line in enumerate(lines, start=1)
     ]
-    grant.requested_cents = sum(line["amount"] for line in lines)
+    grant.requested_cents = total
 
 
 def _budget_snapshot(grant: Grant) -> list[dict[str, Any]]:
@@ -189,38 +197,50 @@ def create_grant(data: dict[str, Any], *, actor: User) -> Grant:
     return grant
 
 
+def _editable(grant: Grant) -> dict[str, Any]:
+    """What a PATCH may change, as the audit trail shows it."""
+    return {
+        "title": grant.title,
+        "summary": grant.summary,
+        "start_date": grant.start_date.isoformat(),
+        "end_date": grant.end_date.isoformat(),
+        "requested_amount": format_money(grant.requested_cents),
+        "budget_lines": _budget_snapshot(grant),
+    }
+
+
 def update_grant(grant: Grant, data: dict[str, Any], *, actor: User) -> Grant:
-    """Edit a proposal while it is a draft or changes were requested."""
+    """Edit a proposal while it is a draft or changes were requested.
+
+    A PATCH that changes nothing (``{}``, or the values the grant has) writes nothing: no audit
+    event, and ``updated_at`` and the row's version stay as they were.
+    """
     if grant.state not in EDITABLE:
         raise InvalidTransition(
             f"A proposal can be edited only in draft or changes_requested, not in {grant.state}."
         )
-    before = {
-        "title": grant.title,
-        "summary": grant.summary,
-        "start_date": grant.start_date.isoformat(),
-        "end_date": grant.end_date.isoformat(),
-        "requested_amount": format_money(grant.requested_cents),
-        "budget_lines": _budget_snapshot(grant),
-    }
+    before = _editable(grant)
     start = data.get("start_date", grant.start_date)
     end = data.get("end_date", grant.end_date)
     _check_dates(grant.title_award, start, end)
     for name in ("title", "summary"):
-        if name in data:
+        if name in data and data[name] != getattr(grant, name):
             setattr(grant, name, data[name])
-    grant.start_date, grant.end_date = start, end
+    if start != grant.start_date:
+        grant.start_date = start
+    if end != grant.end_date:
+        grant.end_date = end
     if "budget_lines" in data:
-        _set_budget(grant, data["budget_lines"])
-    after = {
-        "title": grant.title,
-        "summary": grant.summary,
-        "start_date": grant.start_date.isoformat(),
-        "end_date": grant.end_date.isoformat(),
-        "requested_amount": format_money(grant.requested_cents),
-        "budget_lines": _budget_snapshot(grant),
-    }
+        lines = data["budget_lines"]
+        same = [(b.category, b.description, b.amount_cents) for b in grant.budget_lines] == [
+            (line["category"], line["description"], line["amount"]) for line in lines
+        ]
+        if not same:
+            _set_budget(grant, lines)
+    after = _editable(grant)
     changed = {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}
+    if not changed:
+        return grant
     grant.updated_at = utcnow()
     db.session.flush()
     audit.record(

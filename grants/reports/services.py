@@ -22,7 +22,7 @@ from grants.errors import (
 )
 from grants.extensions import db
 from grants.lifecycle import fire_and_record, precheck
-from grants.money import format_money
+from grants.money import MAX_CENTS, format_money
 from grants.proposals.models import Grant
 from grants.proposals.services import (
     get_in_scope,
@@ -138,13 +138,15 @@ def update_report(report: Report, data: dict[str, Any], *, actor: User) -> Repor
             f"A report can be edited while draft or returned, not {report.state}."
         )
     changed: dict[str, Any] = {}
-    if "narrative" in data:
+    if "narrative" in data and data["narrative"] != report.narrative:
         report.narrative = data["narrative"]
         changed["narrative"] = True
     if "expenses" in data:
         before = _expense_snapshot(report)
         _set_expenses(report, data["expenses"])
         changed["expenses"] = {"from": before, "to": _expense_snapshot(report)}
+    if not changed:  # an empty PATCH (or the same narrative again) changes and records nothing
+        return report
     db.session.flush()
     audit.record(
         db.session,
@@ -175,9 +177,12 @@ def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> R
             )
         _convert(report, today().strftime("%Y-%m"))
         report.submitted_at = utcnow()
-        audit_data["total_eur"] = format_money(
-            sum(e.amount_eur_cents or 0 for e in report.expenses)
-        )
+        total_eur = sum(e.amount_eur_cents or 0 for e in report.expenses)
+        if total_eur > MAX_CENTS:  # the money maximum bounds every EUR figure of a grant
+            raise Unprocessable.field(
+                "expenses", f"The expenses total more than {format_money(MAX_CENTS)} EUR."
+            )
+        audit_data["total_eur"] = format_money(total_eur)
         audit_data["eligible_eur"] = format_money(
             sum(e.eligible_eur_cents or 0 for e in report.expenses)
         )
