@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from exports import services
-from exports.models import Export
+from exports.models import FINISHED, Export
 from exports.schemas import ExportCreateSchema, ExportSchema
 from grants.auth import current_user, endpoint
-from grants.errors import Forbidden
+from grants.errors import Forbidden, NotReady
 from grants.extensions import db
 from grants.schemas import PageQuerySchema, paginate, pagination_headers
 from grants.users.models import User
@@ -29,6 +29,15 @@ def load_export(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
         raise Forbidden("Statements are for auditors, finance officers and admins.")
     kwargs["export"] = services.get_export(kwargs.pop("export_id"))
     return kwargs
+
+
+def file_content(export: Export, *, actor: User) -> bytes:
+    """The workbook of a finished export; a GET records the download, a HEAD records nothing."""
+    if request.method != "HEAD":
+        return services.download(export, actor=actor)
+    if export.status != FINISHED:
+        raise NotReady(f"The statement is {export.status}: the file is not ready.")
+    return db.session.scalar(select(Export.content).where(Export.id == export.id)) or b""
 
 
 @blp.route("/exports", methods=["POST"])
@@ -71,7 +80,7 @@ def get_export(export: Export) -> Any:
 @blp.response(200, description="The XLSX workbook")
 def download(export: Export) -> Any:
     """Download the workbook (409 not_ready before it is finished); the download is audited."""
-    content = services.download(export, actor=current_user())
+    content = file_content(export, actor=current_user())
     response = Response(content, mimetype=XLSX)
     response.headers["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
     response.headers["X-Content-SHA256"] = export.sha256 or ""
