@@ -2,12 +2,16 @@
 
 Money is written as numbers with a currency format, user-typed text always as text (a value
 starting with ``=`` never becomes a formula), headers are frozen, widths set, totals added.
+Whatever a stored text holds, the workbook can be written: characters XML cannot carry (C0
+controls, unpaired surrogates, U+FFFE/U+FFFF) become U+FFFD and a cell holds at most 32,767
+characters (Excel's limit), so no row, old or new, can make a statement fail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,6 +49,21 @@ _FORMATS = {
 _MONEY = (EUR, AMOUNT)
 _CENT = Decimal("0.01")
 _MICRO = Decimal("0.000001")
+
+
+#: What an XML 1.0 document (and so openpyxl) cannot hold, besides tab, LF and CR.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAX_CELL_CHARS = 32_767
+_CUT_MARK = " […]"
+
+
+def cell_text(value: object) -> str:
+    """``value`` as text any workbook can hold (see the module's docstring)."""
+    text = value if isinstance(value, str) else str(value)
+    text = _NOT_XML.sub("\ufffd", text)
+    if len(text) > MAX_CELL_CHARS:
+        text = text[: MAX_CELL_CHARS - len(_CUT_MARK)] + _CUT_MARK
+    return text
 
 
 @dataclass(frozen=True)
@@ -85,7 +104,7 @@ def _convert(kind: str, value: Any) -> Any:
     if kind == DATETIME:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
     if kind == TEXT:
-        return str(value)
+        return cell_text(value)
     return value
 
 
@@ -117,7 +136,7 @@ class _RowWriter:
             if value is None:
                 out.append(None)
             elif kind == TEXT:
-                text = value if isinstance(value, str) else str(value)
+                text = cell_text(value)
                 if text[:1] == "=":
                     cell = self.text_cells[i]
                     cell.value = text
@@ -135,7 +154,8 @@ class _RowWriter:
 
 
 def _fingerprint(values: Sequence[Any]) -> bytes:
-    return ("\x1f".join("" if v is None else str(v) for v in values) + "\x1e").encode()
+    text = "\x1f".join("" if v is None else str(v) for v in values) + "\x1e"
+    return text.encode("utf-8", "surrogatepass")  # a stored lone surrogate still hashes
 
 
 def write_workbook(
@@ -153,11 +173,10 @@ def write_workbook(
     """
     wb = Workbook(write_only=True)
     props = properties or {}
-    wb.properties.title = props.get("title")
-    wb.properties.subject = props.get("subject")
-    wb.properties.creator = props.get("creator", "Pearl Grants")
-    wb.properties.description = props.get("description")
-    wb.properties.keywords = props.get("keywords")
+    for name in ("title", "subject", "description", "keywords"):
+        value = props.get(name)
+        setattr(wb.properties, name, cell_text(value)[:255] if value is not None else None)
+    wb.properties.creator = cell_text(props.get("creator", "Pearl Grants"))[:255]
     header_font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="DDE7F0")
     results: dict[str, SheetResult] = {}
@@ -211,7 +230,7 @@ def write_workbook(
         for key, value in about(results):
             name = WriteOnlyCell(ws, value=key)
             name.font = Font(bold=True)
-            cell = WriteOnlyCell(ws, value=value)
+            cell = WriteOnlyCell(ws, value=cell_text(value) if isinstance(value, str) else value)
             if isinstance(value, str):
                 cell.data_type = "s"
             elif isinstance(value, dt.datetime):

@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
+from grants.bodies import register_body_checks
 from grants.config import load_settings
 from grants.extensions import api, db, migrate
 
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_converter(
         BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max}
     )
+    register_body_checks(app)
     _register_api(app)
     _register_docs(app)
     _register_pages(app)

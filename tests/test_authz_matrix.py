@@ -22,7 +22,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from exports.models import FINISHED, Export
-from grants.auth import issue_token
+from grants.auth import issue_token, open_page_session
 from grants.cities.models import City
 from grants.db import today, utcnow
 from grants.disbursements.models import Payout
@@ -295,7 +295,9 @@ def send(
     with client.session_transaction() as session:
         if user is not None:
             session["uid"] = user.id
+            session["sid"] = open_page_session(user)
         session["csrf"] = token
+    db.session.commit()
     if route.method == "GET":
         return client.get(path), []
     form = {**with_files({k: str(v) for k, v in (body or {}).items()}), "csrf_token": token}
