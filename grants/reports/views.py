@@ -275,7 +275,8 @@ def upload(report_id: int) -> Any:
             actor=user,
         )
 
-    return act(run, success=f"Receipt {storage.filename} uploaded.", back=back)
+    name = receipts.clean_file_name(storage.filename or "")
+    return act(run, success=f"Receipt {name} uploaded.", back=back)
 
 
 @bp.route("/receipts/<int:attachment_id>")
