@@ -84,13 +84,16 @@ class Text(fields.String):
             metadata=metadata,
             **kwargs,
         )
+        self.min_length = min_length
         self.max_length = max_length
         self.multiline = multiline
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if len(text) > 4 * self.max_length:  # far too long: refused before it is scanned
-            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+            raise ValidationError(
+                f"Length must be between {self.min_length} and {self.max_length}."
+            )
         problem = text_problem(text, multiline=self.multiline)
         if problem:
             raise ValidationError(problem)
