@@ -1,0 +1,1 @@
+"""Benchmarks and load tests of the service (not part of the installed package)."""

@@ -1,0 +1,431 @@
+"""The harness: a fresh database, the seed, gunicorn and the export worker, the run, the checks."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import bench.load
+from bench.load.client import Client, User
+from bench.load.config import (
+    API,
+    BASE_URL,
+    BIN,
+    CITIES,
+    HOST,
+    OFFICERS,
+    PASSWORD,
+    RATES,
+    REDIS_URL,
+    ROOT,
+    SETTLE_WAIT,
+    utc_today,
+)
+from bench.load.contract import has_keys
+from bench.load.oracle import check_invariants, money
+from bench.load.report import Stats, report
+from bench.load.scenario import Ctx, Driver, World
+from workflows.grant import ADMIN, AUDITOR, CITY_MEMBER, FINANCE_OFFICER
+
+# ---------------------------------------------------------------------------------------------
+# Setting up: database, seed, processes
+
+
+def create_database() -> tuple[str, Callable[[], None]]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"pearl_load_{secrets.token_hex(4)}"
+    admin = create_engine(BASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(BASE_URL).set(database=name).render_as_string(hide_password=False), drop
+
+
+def seed(url: str, secret: str) -> int:
+    """Cities with titles valid today, their members, officers, an auditor, an admin, rates."""
+    from grants import create_app
+    from grants.cities.services import create_city, create_title
+    from grants.extensions import db
+    from grants.rates.schemas import parse_rate
+    from grants.rates.services import set_rate
+    from grants.users.services import create_user
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "REDIS_URL": None})
+    today = utc_today()
+    rnd = random.Random(7)
+    with app.app_context():
+        countries = app.config["ELIGIBLE_COUNTRIES"]
+        for i in range(1, CITIES + 1):
+            city = create_city(
+                {
+                    "name": f"Pearl {i:02d}",
+                    "country": countries[i % len(countries)],
+                    "population": rnd.randint(8_000, 120_000),
+                    "is_capital": False,
+                },
+                actor=None,
+            )
+            create_title(
+                city,
+                {
+                    "year": today.year,
+                    "valid_from": today - dt.timedelta(days=120),
+                    "valid_until": today + dt.timedelta(days=400),
+                },
+                actor=None,
+            )
+            create_user(
+                {
+                    "email": f"member{i:02d}@load.test",
+                    "password": PASSWORD,
+                    "role": CITY_MEMBER,
+                    "city_id": city.id,
+                },
+                actor=None,
+            )
+        staff = [(f"finance{k}@load.test", FINANCE_OFFICER) for k in range(1, OFFICERS + 1)]
+        staff += [("auditor@load.test", AUDITOR), ("admin@load.test", ADMIN)]
+        for email, role in staff:
+            create_user({"email": email, "password": PASSWORD, "role": role}, actor=None)
+        next_month = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        for month in (today.strftime("%Y-%m"), next_month.strftime("%Y-%m")):
+            for currency, rate in RATES.items():
+                set_rate(month, currency, parse_rate(rate), actor=None)
+        db.session.commit()
+        db.engine.dispose()
+    return today.year
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, procs: list[subprocess.Popen], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[0]} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=5)
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            body = response.read()
+            conn.close()
+            if response.status == 200 and json.loads(body).get("queue") == "ok":
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the service did not become healthy in 60 s:\n{log.read_text()[-3000:]}")
+
+
+def sign_in(port: int, stats: Stats) -> tuple[dict[int, User], list[User], User, User]:
+    client = Client(port, stats)
+    users = [User(f"member{i:02d}@load.test", CITY_MEMBER) for i in range(1, CITIES + 1)]
+    users += [User(f"finance{k}@load.test", FINANCE_OFFICER) for k in range(1, OFFICERS + 1)]
+    users += [User("auditor@load.test", AUDITOR), User("admin@load.test", ADMIN)]
+    for user in users:
+        r = client.call(
+            "POST /auth/tokens",
+            "POST",
+            f"{API}/auth/tokens",
+            None,
+            {"email": user.email, "password": PASSWORD},
+            ok=(201,),
+            check=lambda b, h: has_keys(b, ("token", "expires_at", "user"), "token"),
+        )
+        if not r.ok:
+            raise RuntimeError(f"sign-in of {user.email} failed: {stats.details[-1:]}")
+        user.token = r.body["token"]
+        user.id = r.body["user"]["id"]
+        user.city_id = r.body["user"]["city_id"]
+    client.close()
+    members = {u.city_id: u for u in users if u.role == CITY_MEMBER}
+    officers = [u for u in users if u.role == FINANCE_OFFICER]
+    return members, officers, users[-2], users[-1]
+
+
+def cpu_of(pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each live process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def server_pids(master: int, url: str) -> tuple[list[int], list[int]]:
+    """The gunicorn workers (children of the master) and the PostgreSQL backends of the run."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        children = []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            backends = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :name "
+                    "AND pid <> pg_backend_pid()"
+                ),
+                {"name": make_url(url).database},
+            ).scalars()
+            backends = list(backends)
+    finally:
+        engine.dispose()
+    return [int(c) for c in children], backends
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def drop_queue(name: str) -> None:
+    """Remove this run's queue, its registries and their jobs from Redis."""
+    from redis import Redis
+
+    redis = Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        keys = list(redis.scan_iter(match=f"rq:*:{name}", count=500))
+        job_ids: set[bytes] = set()
+        for key in keys:
+            kind = redis.type(key)
+            if kind == b"list":
+                job_ids.update(redis.lrange(key, 0, -1))
+            elif kind == b"zset":
+                job_ids.update(redis.zrange(key, 0, -1))
+        doomed = keys + [b"rq:job:" + j for j in job_ids] + [b"rq:results:" + j for j in job_ids]
+        for key in redis.scan_iter(match="rq:worker:*", count=500):
+            if redis.type(key) == b"hash" and redis.hget(key, "queues") == name.encode():
+                doomed.append(key)
+                redis.srem("rq:workers", key)
+        for start in range(0, len(doomed), 500):
+            redis.delete(*doomed[start : start + 500])
+    finally:
+        redis.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Afterwards: the database
+
+
+def wait_exports(url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    deadline = time.monotonic() + SETTLE_WAIT
+    try:
+        while True:
+            with engine.connect() as conn:
+                counts = dict(
+                    conn.execute(text("SELECT status, count(*) FROM exports GROUP BY status")).all()
+                )
+            if not counts.get("queued") and not counts.get("running"):
+                return counts
+            if time.monotonic() > deadline:
+                return counts
+            time.sleep(1)
+    finally:
+        engine.dispose()
+
+
+def audit_verify(env: dict[str, str]) -> tuple[bool, str]:
+    out = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "audit", "verify"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    text = (out.stdout + out.stderr).strip().splitlines()
+    return out.returncode == 0, (text[-1] if text else f"exit {out.returncode}")
+
+
+def log_findings(log: Path) -> list[str]:
+    """Tracebacks, worker timeouts and restarts from the gunicorn log."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    found = []
+    for i, line in enumerate(lines):
+        if "Traceback" in line or "WORKER TIMEOUT" in line or "CRITICAL" in line:
+            found.append("\n".join(lines[max(0, i - 1) : i + 30]))
+        if len(found) >= 3:
+            break
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(bench.load.__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", 300)))
+    parser.add_argument("--clients", type=int, default=8, help="client threads (plus the auditor)")
+    parser.add_argument("--seed", type=int, default=2025)
+    args = parser.parse_args()
+
+    cores = len(os.sched_getaffinity(0))
+    workers = 2 * cores  # the README: "2 × cores is a good start"
+    folder = Path(tempfile.mkdtemp(prefix="pearl-load-"))
+    log = folder / "gunicorn.log"
+    worker_log = folder / "worker.log"
+    secret = secrets.token_hex(32)
+    queue = f"pearl_load_{secrets.token_hex(4)}"
+    url, drop = create_database()
+    env = dict(os.environ)
+    env.pop("FLASK_DEBUG", None)
+    env.update(DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY=secret, EXPORT_QUEUE=queue)
+    server = worker = None
+    stats = Stats()
+    try:
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        year = seed(url, secret)
+        port = free_port()
+        with open(log, "wb") as out:
+            server = subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"),
+                    "--workers",
+                    str(workers),
+                    "--bind",
+                    f"{HOST}:{port}",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        with open(worker_log, "wb") as out:
+            worker = subprocess.Popen(
+                [str(BIN / "flask"), "--app", "wsgi", "exports", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_healthy(port, [server, worker], log)
+        members, officers, auditor, admin = sign_in(port, Stats())
+
+        load_before = os.getloadavg()[0]
+        workers_before, backends_before = server_pids(server.pid, url)
+        cpu_before = cpu_of(workers_before + backends_before)
+        own_before = time.process_time()
+        start = time.monotonic()
+        ctx = Ctx(
+            port, stats, World(), members, officers, auditor, admin, year, start + args.seconds
+        )
+        drivers = [Driver(ctx, args.seed + i) for i in range(args.clients)]
+        threads = [threading.Thread(target=d.loop, daemon=True) for d in drivers]
+        audit_driver = Driver(ctx, args.seed - 1, as_user=auditor)
+        threads.append(threading.Thread(target=audit_driver.auditor_loop, daemon=True))
+        print(
+            f"Load: {args.seconds:.0f} s, {args.clients} clients + the auditor, gunicorn "
+            f"--workers {workers} (2 × {cores} cores), PostgreSQL, Redis",
+            flush=True,
+        )
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=max(0.0, ctx.end - time.monotonic()) + 240)
+        elapsed = time.monotonic() - start
+        own_cpu = time.process_time() - own_before
+        load_after = os.getloadavg()[0]
+        workers_after, backends_after = server_pids(server.pid, url)
+        cpu_after = cpu_of(workers_after + backends_after)
+
+        def used(pids: list[int]) -> float:
+            return sum(cpu_after[p] - cpu_before.get(p, 0.0) for p in pids if p in cpu_after)
+
+        if any(t.is_alive() for t in threads):
+            stats.error("load generator", "a client thread was still running 240 s after the end")
+
+        total = report(stats, elapsed)
+        per = 1000 / max(total, 1)
+        print(
+            f"CPU per request: gunicorn workers {used(workers_after) * per:.1f} ms, PostgreSQL "
+            f"{used(backends_after) * per:.1f} ms, load generator {own_cpu * per:.1f} ms; "
+            f"load average (1 min) {load_before:.1f} at the start, {load_after:.1f} at the end "
+            f"({cores} cores)"
+        )
+        if sorted(workers_after) != sorted(workers_before):
+            stats.error("gunicorn", f"workers restarted: {workers_before} → {workers_after}")
+        wait_exports(url)
+        checks, facts = check_invariants(url)
+        ok, verdict = audit_verify(env)
+        checks.append((f"flask --app wsgi audit verify: {verdict}", ok, verdict))
+        states = ", ".join(f"{s} {n}" for s, n in sorted(facts["states"].items()))
+        print(f"grants: {sum(facts['states'].values()):,} ({states})")
+        print(
+            f"money: {money(facts['approved_live'])} EUR approved on live grants, "
+            f"{money(facts['paid'])} paid, {money(facts['recovered'])} recovered; "
+            f"payouts: " + ", ".join(f"{k} {n}" for k, n in facts["payouts"].items())
+        )
+        print(f"statements requested by the auditor: {len(ctx.export_ids)}")
+        print("invariants (in the database):")
+        for name, passed, detail in checks:
+            print(f"  {'PASS' if passed else 'FAIL'}  {name}" + ("" if passed else f": {detail}"))
+        errors = sum(stats.errors.values())
+        if stats.details:
+            print("\nfirst errors:")
+            for text in stats.details[:20]:
+                print("  " + text)
+        findings = log_findings(log)
+        for finding in findings:
+            print(f"\nfrom {log}:\n{finding}")
+        invariants_ok = all(passed for _, passed, _ in checks)
+        print()
+        print(f"{'PASS' if errors == 0 else 'FAIL'}  0 errors ({errors:,} of {total:,} requests)")
+        print(f"{'PASS' if invariants_ok else 'FAIL'}  invariants intact")
+        passed = errors == 0 and invariants_ok
+        if passed:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print(f"logs kept in {folder}")
+        return 0 if passed else 1
+    finally:
+        stop(server)
+        stop(worker)
+        drop()
+        drop_queue(queue)
