@@ -226,7 +226,7 @@ def page(roles: Iterable[str] | None = None) -> Callable[[Callable[..., Any]], C
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = signed_in_user()
             if user is None:
-                target = request.full_path if request.method == "GET" else None
+                target = request.full_path.rstrip("?") if request.method == "GET" else None
                 return redirect(url_for("users_pages.login", next=target))
             if allowed is not None and user.role not in allowed:
                 raise Forbidden("Your role may not open this page.")
@@ -470,12 +470,47 @@ def words(name: str | None) -> str:
     return (name or "").replace("_", " ")
 
 
+#: Bidirectional embeddings, overrides and isolates, and their terminators.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_OPENS_EMBEDDING, _OPENS_ISOLATE = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068"
+_PDF, _PDI = "\u202c", "\u2069"
+
+
+def balance_bidi(value: str) -> str:
+    """``value`` with every embedding, override or isolate it opens closed at its end.
+
+    Text a user typed may hold a right-to-left override; shown unclosed it would reverse the
+    rest of the line (the grant's number, an amount) on the page. Closed, it affects only the
+    text itself. Nothing else changes, so it is safe in attributes and form values too.
+    """
+    if _BIDI.search(value) is None:
+        return value
+    stack: list[str] = []
+    for char in value:
+        if char in _OPENS_EMBEDDING:
+            stack.append(_PDF)
+        elif char in _OPENS_ISOLATE:
+            stack.append(_PDI)
+        elif char == _PDF and stack and stack[-1] == _PDF:
+            stack.pop()
+        elif char == _PDI and _PDI in stack:
+            while stack.pop() != _PDI:  # an isolate's end also ends what was opened in it
+                pass
+    return value + "".join(reversed(stack))
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` of a template: strings with their bidi controls closed."""
+    return balance_bidi(value) if isinstance(value, str) else value
+
+
 def register_page_helpers(app: Flask) -> None:
     """The session cookie, the CSRF check, and the filters and globals of the templates.
 
     (The HTML error pages are chosen by ``grants.errors.any_error``, see ``html_error``.)
     """
     app.session_interface = PageSessionInterface()
+    app.jinja_env.finalize = _finalize
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.jinja_env.filters.update(money=money, when=when, state_name=state_name, words=words)

@@ -527,3 +527,24 @@ def test_statements_finish_over_rows_that_already_hold_control_characters(
     assert cell_text("Title " + nasty) in cells  # kept, with U+FFFD for what XML cannot hold
     assert "\ufffd" in cell_text("Title " + nasty)
     assert db.session.execute(text("SELECT count(*) FROM grants")).scalar() >= 1
+
+
+def test_a_right_to_left_override_in_a_title_ends_with_the_title_on_the_pages(
+    world: World, app: Any
+):
+    """Accepted text (api.md) that could reverse the rest of a line is closed where it ends."""
+    from grants.auth import open_page_session
+
+    gid = world.grant("draft")
+    title = "Choir \u202e2024 budget: 0005 EUR"
+    r = world.member.patch(f"/grants/{gid}", {"title": title})
+    assert r.status_code == 200 and r.get_json()["title"] == title  # the API keeps it as sent
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["uid"] = world.member.user.id
+        session["sid"] = open_page_session(world.member.user)
+    db.session.commit()
+    for page in ("/grants", f"/grants/{gid}"):
+        html = client.get(page).get_data(as_text=True)
+        assert title + "\u202c" in html, page
+        assert html.count("\u202e") == html.count(title + "\u202c"), page
