@@ -50,6 +50,19 @@ _NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_MULTILINE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+#: Invisible characters people paste without knowing, named in the 422.
+_CONTROL_NAMES = {
+    "\x00": "a null byte",
+    "\x07": "a bell",
+    "\x08": "a backspace",
+    "\x0b": "a line break from a word processor",
+    "\x0c": "a page break",
+    "\x1b": "an escape",
+    "\x7f": "a delete",
+    "\x85": "a next-line mark",
+}
+
+
 def text_problem(value: str, *, multiline: bool = False) -> str | None:
     """Why ``value`` is no acceptable text (``None`` if it is): the one rule of api.md."""
     found = (_NOT_MULTILINE_TEXT if multiline else _NOT_TEXT).search(value)
@@ -57,8 +70,13 @@ def text_problem(value: str, *, multiline: bool = False) -> str | None:
         return None
     char = found.group()
     kind = "an unpaired surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+    name = _CONTROL_NAMES.get(char)
+    code = f"U+{ord(char):04X}, {name}" if name else f"U+{ord(char):04X}"
     allowed = " (only tab and line breaks are allowed)" if multiline else ""
-    return f"Contains {kind} (U+{ord(char):04X}) at position {found.start() + 1}{allowed}."
+    return (
+        f"Contains {kind} ({code}) at position {found.start() + 1}{allowed}: "
+        "it cannot be seen; delete and retype that part."
+    )
 
 
 class Text(fields.String):

@@ -178,10 +178,10 @@ def test_a_payment_date_in_the_future_is_refused(make: Factory):
 @pytest.mark.parametrize(
     ("field", "value", "words"),
     [
-        ("title", "Pilot\x07", "control character (U+0007)"),
+        ("title", "Pilot\x07", "control character (U+0007, a bell)"),
         ("title", "Pilot\nTwo", "control character (U+000A)"),
         ("summary", "Line one\nLine two\tand a tab", None),
-        ("summary", "nul\x00", "control character (U+0000)"),
+        ("summary", "nul\x00", "control character (U+0000, a null byte)"),
         ("summary", "c1\x9b", "control character (U+009B)"),
         ("title", "lone \udc00", "unpaired surrogate (U+DC00)"),
         ("title", "x" * 201, "Length must be between 1 and 200."),
@@ -221,5 +221,5 @@ def test_the_pages_follow_the_same_text_rule(member: Any, app: Any, app_ctx: Any
     }
     r = client.post("/grants/new", data=form)
     assert r.status_code == 422
-    assert "control character (U+0007)" in r.get_data(as_text=True)
+    assert "control character (U+0007, a bell)" in r.get_data(as_text=True)
     assert stored_grants() == 0
