@@ -382,3 +382,33 @@ def test_the_api_reference_works_under_the_content_security_policy(browser: Brow
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Pearl Grants", timeout=20_000)
     expect(page.locator(".opblock").first).to_be_visible()
     context.close()
+
+
+def test_a_refused_comment_keeps_what_was_typed_and_says_why_beside_the_form(
+    browser: Browser, people: dict, make: Any
+):
+    """A pasted invisible character (a word processor's line break) refuses the comment: the
+    text stays in the box and the refusal is shown where the page scrolls to."""
+    from playwright.sync_api import expect
+
+    from grants.cities.models import City
+
+    grant_id = make.grant(db.session.get(City, people["city_id"])).id
+    db.session.commit()
+    db.session.remove()
+    page = browser.sign_in(people["member"])
+    page.goto(f"{browser.base_url}/grants/{grant_id}")
+    typed = "Thanks! Our hall\u000b booking is confirmed."
+    page.get_by_label("Your comment").fill(typed)
+    page.get_by_role("button", name="Add comment").click()
+    page.wait_for_url(re.compile(r".*#comments$"))
+    expect(page.get_by_label("Your comment")).to_have_value(typed)
+    beside = page.locator("#comments .flash-error")
+    expect(beside).to_contain_text("a line break from a word processor")
+    expect(beside).to_be_in_viewport()
+    expect(page.locator("#comments")).to_contain_text("No comment yet.")
+    shot(page, "comment-refused")
+    page.get_by_label("Your comment").fill("Thanks! Our hall booking is confirmed.")
+    page.get_by_role("button", name="Add comment").click()
+    expect(page.locator(".flash-success")).to_contain_text("Comment added")
+    expect(page.get_by_label("Your comment")).to_have_value("")

@@ -1,7 +1,9 @@
 // Pearl Grants pages: small enhancements only; every form also works without this file.
 // - adds and removes budget and expense lines in place (the buttons post the form otherwise);
 // - asks before an action that cannot be undone;
-// - follows the progress of requested statements without reloading the page.
+// - follows the progress of requested statements without reloading the page;
+// - keeps what was typed in a text box when the form comes back refused, and shows the refusal
+//   where the page was sent (next to the form), not only at the top.
 (function () {
   "use strict";
 
@@ -110,7 +112,42 @@
     poll();
   }
 
+  var TYPED = "pearl.typed:";
+
+  function typedKey(form, box) {
+    return TYPED + form.getAttribute("action") + "#" + box.id;
+  }
+
+  function keepTyped() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!window.sessionStorage || (form.method || "").toLowerCase() !== "post") { return; }
+      form.querySelectorAll("textarea[id]").forEach(function (box) {
+        if (box.value.trim()) { window.sessionStorage.setItem(typedKey(form, box), box.value); }
+      });
+    });
+    var refused = document.querySelector(".flash-error");
+    document.querySelectorAll("form[method=post] textarea[id]").forEach(function (box) {
+      if (!window.sessionStorage) { return; }
+      var key = typedKey(box.form, box);
+      var kept = window.sessionStorage.getItem(key);
+      if (kept !== null && refused && !box.value) { box.value = kept; }
+      window.sessionStorage.removeItem(key);
+    });
+    if (refused && window.location.hash) {
+      var target = document.getElementById(window.location.hash.slice(1));
+      if (target && !target.contains(refused)) {
+        var copy = refused.cloneNode(true);
+        copy.setAttribute("tabindex", "-1");
+        var heading = target.querySelector("h2, h3");
+        if (heading) { heading.after(copy); } else { target.prepend(copy); }
+        copy.focus();
+      }
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    keepTyped();
     document.querySelectorAll("[data-lines]").forEach(setUpLines);
     document.querySelectorAll("[data-export-status-url]").forEach(follow);
     setUpConfirm();
