@@ -76,7 +76,7 @@ def get_export(export: Export) -> Any:
 
 
 @blp.route("/exports/<int:export_id>/file", methods=["GET"])
-@endpoint(roles=READERS, load=load_export)
+@endpoint(roles=READERS, load=load_export, writes=True)
 @blp.response(200, description="The XLSX workbook")
 def download(export: Export) -> Any:
     """Download the workbook (409 not_ready before it is finished); the download is audited."""

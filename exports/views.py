@@ -11,6 +11,7 @@ from exports import services
 from exports.api import READERS, XLSX, file_content
 from exports.models import FINISHED, Export
 from exports.schemas import ExportCreateSchema
+from grants.auth import mark_writes
 from grants.cities.models import City, Title
 from grants.extensions import db
 from grants.proposals.services import list_query
@@ -109,6 +110,7 @@ def status(export_id: int) -> Any:
 
 
 @bp.route("/statements/<int:export_id>/file")
+@mark_writes  # records the download: takes SQLite's write lock up front
 @page(roles=READERS)
 def download(export_id: int) -> Any:
     """The workbook as a download; the download is written to the audit trail."""

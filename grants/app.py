@@ -7,7 +7,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template_string, send_from_directory, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template_string,
+    request,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
@@ -131,12 +141,24 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     """SQLite takes the write lock up front, so contention ends in a wait, not a deadlock.
 
-    A connection opened with the execution option ``read_only`` (long reads such as building a
-    statement) begins a deferred transaction instead: in WAL mode it blocks no writer.
+    A read begins a deferred transaction instead: in WAL mode it blocks no writer and waits
+    for none. A read is a connection opened with the execution option ``read_only`` (long
+    reads such as building a statement), or a GET or HEAD request whose view is not marked
+    as writing (``grants.auth.mark_writes``: a download recorded in the audit trail).
+    PostgreSQL begins as its driver does.
     """
     if conn.dialect.name == "sqlite":
-        read_only = conn.get_execution_options().get("read_only")
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _reads_only(conn) else "BEGIN IMMEDIATE")
+
+
+def _reads_only(conn: Any) -> bool:
+    option = conn.get_execution_options().get("read_only")
+    if option is not None:
+        return bool(option)
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "writes", False)
 
 
 def _register_api(app: Flask) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from grants import idempotency
@@ -119,8 +120,12 @@ def authenticate() -> User:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise Unauthorized()
+    # The token and its user in one statement (the user rides along, no lazy load).
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(raw.strip()))
+        select(ApiToken)
+        .join(ApiToken.user)
+        .options(contains_eager(ApiToken.user))
+        .where(ApiToken.token_hash == token_digest(raw.strip()))
     )
     now = dt.datetime.now(dt.UTC)
     if (
@@ -140,6 +145,18 @@ def current_user() -> User:
 
 
 Loader = Callable[[User, dict[str, Any]], dict[str, Any]]
+View = Callable[..., Any]
+
+
+def mark_writes(view: View) -> View:
+    """Mark a GET view that writes (e.g. records a download in the audit trail).
+
+    On SQLite a GET or HEAD begins a deferred transaction, which takes no write lock and so
+    blocks no writer (``grants.app._sqlite_begin``); a deferred transaction that then writes
+    could fail with SQLITE_BUSY under contention, so a marked view takes the lock up front.
+    """
+    view.writes = True  # type: ignore[attr-defined]
+    return view
 
 
 def endpoint(
@@ -148,11 +165,13 @@ def endpoint(
     load: Loader | None = None,
     public: bool = False,
     idempotent: bool = False,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    writes: bool = False,
+) -> Callable[[View], View]:
     """Wrap an API view: authenticate, load in scope, check the role, run, commit.
 
     ``load`` receives the user and the URL arguments and returns the keyword arguments for the
-    view (e.g. ``{"grant": grant}``), raising 404 outside the user's scope.
+    view (e.g. ``{"grant": grant}``), raising 404 outside the user's scope. ``writes`` marks a
+    GET that writes: it takes SQLite's write lock up front (see :func:`mark_writes`).
     """
     allowed = tuple(roles) if roles is not None else None
 
@@ -169,7 +188,7 @@ def endpoint(
                 return idempotency.run(user, key, lambda: view(*args, **kwargs))
             return _run(view, args, kwargs)
 
-        return wrapper
+        return mark_writes(wrapper) if writes else wrapper
 
     return decorator
 
