@@ -9,8 +9,10 @@ from flask_smorest import Blueprint
 
 from grants import audit
 from grants.auth import current_user, endpoint
+from grants.cities.models import Title
 from grants.extensions import db
 from grants.proposals import services
+from grants.proposals.figures import no_figures
 from grants.proposals.schemas import (
     AuditEventSchema,
     GrantCreateSchema,
@@ -33,9 +35,16 @@ def load_grant(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def load_grant_out(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The grant of the URL for reading, with its figures, in one statement (404 outside)."""
+    kwargs["grant"] = services.get_grant(user, kwargs.pop("grant_id"), figures=True)
+    return kwargs
+
+
 def precheck_proposer(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A member's city must be eligible (409) before the body is looked at; keeps the title."""
     if user.role == CITY_MEMBER:
-        services.check_can_propose(user)
+        kwargs["title"] = services.check_can_propose(user)
     return kwargs
 
 
@@ -43,11 +52,11 @@ def precheck_proposer(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
 @endpoint(roles=[CITY_MEMBER], load=precheck_proposer)
 @blp.arguments(GrantCreateSchema)
 @blp.response(201, GrantSchema)
-def create_grant(data: dict[str, Any]) -> Any:
+def create_grant(data: dict[str, Any], title: Title) -> Any:
     """Propose a pilot (in draft) for your city and its current title."""
     user = current_user()
-    grant = services.create_grant(data, actor=user)
-    return services.grant_out(grant, user)
+    grant = services.create_grant(data, actor=user, title=title)
+    return services.grant_out(grant, user, figures=no_figures(grant))
 
 
 @blp.route("/grants", methods=["GET"])
@@ -58,12 +67,12 @@ def list_grants(query: dict[str, Any]) -> Any:
     """The grants you may see, filtered by state, city or title year; paginated."""
     user = current_user()
     page, size = query.pop("page"), query.pop("page_size")
-    grants, meta = paginate(db.session, services.list_query(user, query), page, size)
+    grants, meta = paginate(db.session, services.list_query(user, query, figures=True), page, size)
     return services.grants_out(grants, user), pagination_headers(meta)
 
 
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
-@endpoint(load=load_grant)
+@endpoint(load=load_grant_out)
 @blp.response(200, GrantSchema)
 def get_grant(grant: Any) -> Any:
     """One grant, with the events you may fire on it now."""

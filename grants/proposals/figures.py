@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import with_expression
 
 from grants.extensions import db
 from workflows.grant import CLOSED, FINAL_REPORTED, TERMINATED
@@ -48,54 +50,106 @@ class GrantFigures:
 
 
 def grant_figures(grant: Grant) -> GrantFigures:
+    """The figures of ``grant``: those loaded with it (:func:`with_figures`), else queried."""
+    loaded = [getattr(grant, name) for name in LOADED]
+    if None not in loaded:
+        return _figures(grant.state, grant.approved_cents, *loaded)
     return figures_for([(grant.id, grant.state, grant.approved_cents)])[grant.id]
 
 
-def figures_for(grants: Iterable[tuple[int, str, int | None]]) -> dict[int, GrantFigures]:
-    """Figures of many grants, given as (id, state, approved cents), in two grouped queries."""
+def no_figures(grant: Grant) -> GrantFigures:
+    """The figures of a grant that has no payouts and no reports yet (a new proposal)."""
+    return _figures(grant.state, grant.approved_cents, 0, 0, 0, 0)
+
+
+#: The attributes of ``Grant`` that :func:`with_figures` fills (``query_expression``).
+LOADED = (
+    "loaded_paid_cents",
+    "loaded_recovered_cents",
+    "loaded_reported_cents",
+    "loaded_eligible_cents",
+)
+
+
+@functools.cache
+def _figure_columns() -> tuple[Any, Any, Any, Any]:
+    """Paid, recovered, reported and accepted eligible EUR of the grant of the enclosing query.
+
+    Correlated scalar subqueries on ``grants.id``: the figures ride along with the grant's row,
+    for one grant or a page of them, in the same statement.
+    """
     from grants.disbursements.models import Payout
+    from grants.proposals.models import Grant
     from grants.reports.models import ExpenseLine, Report
 
-    grants = list(grants)
-    ids = [g[0] for g in grants]
-    paid: dict[int, dict[str, int]] = {i: {} for i in ids}
-    reported: dict[int, int] = dict.fromkeys(ids, 0)
-    eligible: dict[int, int] = dict.fromkeys(ids, 0)
-    for chunk in _chunks(ids, 500):
-        for grant_id, kind, total in db.session.execute(
-            select(Payout.grant_id, Payout.kind, func.sum(Payout.amount_cents))
-            .where(Payout.grant_id.in_(chunk), Payout.state == "paid")
-            .group_by(Payout.grant_id, Payout.kind)
-        ):
-            paid[grant_id][kind] = int(total or 0)
-        accepted_eligible = func.coalesce(
-            ExpenseLine.adjusted_eligible_cents, ExpenseLine.eligible_eur_cents, 0
+    def paid(kinds: tuple[str, ...]) -> Any:
+        return (
+            select(func.coalesce(func.sum(Payout.amount_cents), 0))
+            .where(Payout.grant_id == Grant.id, Payout.state == "paid", Payout.kind.in_(kinds))
+            .correlate(Grant)
+            .scalar_subquery()
         )
-        for grant_id, state, eur, elig in db.session.execute(
-            select(
-                Report.grant_id,
-                Report.state,
-                func.sum(func.coalesce(ExpenseLine.amount_eur_cents, 0)),
-                func.sum(accepted_eligible),
-            )
+
+    def reported(amount: Any, states: tuple[str, ...]) -> Any:
+        return (
+            select(func.coalesce(func.sum(amount), 0))
+            .select_from(ExpenseLine)
             .join(Report, ExpenseLine.report_id == Report.id)
-            .where(Report.grant_id.in_(chunk), Report.state.in_(("submitted", "accepted")))
-            .group_by(Report.grant_id, Report.state)
-        ):
-            reported[grant_id] += int(eur or 0)
-            if state == "accepted":
-                eligible[grant_id] += int(elig or 0)
-    return {
-        grant_id: GrantFigures(
-            state=state,
-            approved=approved or 0,
-            paid=paid[grant_id].get("advance", 0) + paid[grant_id].get("balance", 0),
-            recovered=paid[grant_id].get("recovery", 0),
-            reported_eur=reported[grant_id],
-            eligible_eur=eligible[grant_id],
+            .where(Report.grant_id == Grant.id, Report.state.in_(states))
+            .correlate(Grant)
+            .scalar_subquery()
         )
+
+    accepted_eligible = func.coalesce(
+        ExpenseLine.adjusted_eligible_cents, ExpenseLine.eligible_eur_cents, 0
+    )
+    return (
+        paid(("advance", "balance")),
+        paid(("recovery",)),
+        reported(func.coalesce(ExpenseLine.amount_eur_cents, 0), ("submitted", "accepted")),
+        reported(accepted_eligible, ("accepted",)),
+    )
+
+
+def with_figures() -> list[Any]:
+    """Loader options that fill a grant's figures in the statement that loads the grant."""
+    from grants.proposals.models import Grant
+
+    return [
+        with_expression(getattr(Grant, name), column)
+        for name, column in zip(LOADED, _figure_columns(), strict=True)
+    ]
+
+
+def figures_for(grants: Iterable[tuple[int, str, int | None]]) -> dict[int, GrantFigures]:
+    """Figures of many grants, given as (id, state, approved cents), in one query."""
+    from grants.proposals.models import Grant
+
+    grants = list(grants)
+    sums: dict[int, tuple[int, int, int, int]] = {}
+    for chunk in _chunks([g[0] for g in grants], 500):
+        for grant_id, *figures in db.session.execute(
+            select(Grant.id, *_figure_columns()).where(Grant.id.in_(chunk))
+        ):
+            sums[grant_id] = tuple(figures)  # type: ignore[assignment]
+    return {
+        grant_id: _figures(state, approved, *sums.get(grant_id, (0, 0, 0, 0)))
         for grant_id, state, approved in grants
     }
+
+
+def _figures(
+    state: str, approved: int | None, paid: Any, recovered: Any, reported: Any, eligible: Any
+) -> GrantFigures:
+    # int(): PostgreSQL sums a BIGINT as NUMERIC (a Decimal in Python).
+    return GrantFigures(
+        state=state,
+        approved=approved or 0,
+        paid=int(paid),
+        recovered=int(recovered),
+        reported_eur=int(reported),
+        eligible_eur=int(eligible),
+    )
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from grants.db import Base, in_list, utcnow
 from workflows.grant import STATES
@@ -64,6 +64,13 @@ class Grant(Base):
         cascade="all, delete-orphan",
         lazy="selectin",
     )
+
+    #: Money figures loaded with the grant, in the same statement, by ``figures.with_figures()``
+    #: (None when the query did not ask for them: ``figures.grant_figures`` then queries).
+    loaded_paid_cents: Mapped[int | None] = query_expression()
+    loaded_recovered_cents: Mapped[int | None] = query_expression()
+    loaded_reported_cents: Mapped[int | None] = query_expression()
+    loaded_eligible_cents: Mapped[int | None] = query_expression()
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
+from sqlalchemy.orm import defaultload, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grants import audit
 from grants.cities.models import City, Title
@@ -24,9 +26,14 @@ from grants.errors import (
 from grants.extensions import db
 from grants.lifecycle import fire_and_record, precheck
 from grants.money import MAX_CENTS, format_money
-from grants.proposals.figures import GrantFigures, figures_for, grant_figures
+from grants.proposals.figures import (
+    GrantFigures,
+    figures_for,
+    grant_figures,
+    with_figures,
+)
 from grants.proposals.models import BudgetLine, Grant
-from grants.users.models import User
+from grants.users.models import User, mentor_assignments
 from workflows.grant import (
     ADMIN,
     APPROVED,
@@ -52,13 +59,39 @@ def scope_clause(user: User) -> Any:
     if user.role == CITY_MEMBER:
         return Grant.city_id == user.city_id
     if user.role == MENTOR:
-        return Grant.city_id.in_(user.mentor_city_ids or [-1])
+        # A subquery rather than ``user.mentor_city_ids``: no statement to load the cities.
+        return Grant.city_id.in_(
+            select(mentor_assignments.c.city_id).where(mentor_assignments.c.user_id == user.id)
+        )
     return False
 
 
-def get_grant(user: User, grant_id: int, *, for_update: bool = False) -> Grant:
-    """The grant if ``user`` may see it, else 404 (its existence is not revealed)."""
-    return get_in_scope(user, Grant, grant_id, "grant", for_update=for_update)
+#: A grant's city is loaded with it (to show its name), the city's titles only when asked for.
+_CITY_ONLY = defaultload(Grant.city).lazyload(City.titles)
+
+
+def get_grant(
+    user: User, grant_id: int, *, for_update: bool = False, figures: bool = False
+) -> Grant:
+    """The grant if ``user`` may see it, else 404 (its existence is not revealed).
+
+    One statement: the grant with its city, title and budget lines, and with ``figures`` its
+    money figures too (``figures.grant_figures`` then needs no query). ``for_update`` locks
+    the grant's row only.
+    """
+    query = (
+        select(Grant)
+        .options(_CITY_ONLY, joinedload(Grant.budget_lines))
+        .where(Grant.id == grant_id, scope_clause(user))
+    )
+    if figures:
+        query = query.options(*with_figures())
+    if for_update:
+        query = query.with_for_update(of=Grant)
+    found = db.session.scalars(query).unique().one_or_none()
+    if found is None:
+        raise NotFound("No such grant.")
+    return found
 
 
 def get_in_scope(
@@ -93,8 +126,11 @@ def list_in_scope(user: User, model: type[Any], *where: Any, order_by: Any) -> l
     )
 
 
-def list_query(user: User, filters: dict[str, Any]) -> Select[Any]:
-    query = select(Grant).where(scope_clause(user))
+def list_query(user: User, filters: dict[str, Any], *, figures: bool = False) -> Select[Any]:
+    """The grants ``user`` may see, filtered; with ``figures`` their money figures ride along."""
+    query = select(Grant).options(_CITY_ONLY).where(scope_clause(user))
+    if figures:
+        query = query.options(*with_figures())
     if "state" in filters:
         query = query.where(Grant.state == filters["state"])
     if "city_id" in filters:
@@ -123,8 +159,8 @@ def _check_dates(title: Title, start: dt.date, end: dt.date) -> None:
         raise Unprocessable(errors={"json": errors})
 
 
-def _set_budget(grant: Grant, lines: list[dict[str, Any]]) -> None:
-    """Replace the budget; its total may not exceed the money maximum (422 ``budget_lines``)."""
+def _check_budget(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The total may not exceed the money maximum (422 ``budget_lines``)."""
     total = sum(line["amount"] for line in lines)
     if total > MAX_CENTS:
         raise Unprocessable.field(
@@ -132,6 +168,12 @@ def _set_budget(grant: Grant, lines: list[dict[str, Any]]) -> None:
             f"The budget lines total {format_money(total)} EUR; a grant's total may not exceed "
             f"{format_money(MAX_CENTS)} EUR.",
         )
+    return lines
+
+
+def _set_budget(grant: Grant, lines: list[dict[str, Any]]) -> None:
+    """Replace the budget (checked as by :func:`_check_budget`)."""
+    total = sum(line["amount"] for line in _check_budget(lines))
     grant.budget_lines = [
         BudgetLine(
             position=i,
@@ -156,20 +198,35 @@ def _budget_snapshot(grant: Grant) -> list[dict[str, Any]]:
 
 
 def check_can_propose(user: User) -> Title:
-    """The city of a member must be eligible now (checked before dates and amounts)."""
-    city = db.session.get(City, user.city_id)
+    """The city of a member must be eligible now (checked before dates and amounts).
+
+    The city and its titles in one statement; the title found keeps them in the session.
+    """
+    city = (
+        db.session.scalars(
+            select(City).options(joinedload(City.titles)).where(City.id == user.city_id)
+        )
+        .unique()
+        .one_or_none()
+    )
     if city is None:
         raise CityNotEligible("Your account belongs to no city.")
-    return eligible_title(city)
+    title = eligible_title(city)
+    set_committed_value(title, "city", city)  # the grant shows the city's name: no reload
+    return title
 
 
-def create_grant(data: dict[str, Any], *, actor: User) -> Grant:
-    """A new proposal, in draft, for the member's city and its current title."""
-    title = check_can_propose(actor)
+def create_grant(data: dict[str, Any], *, actor: User, title: Title | None = None) -> Grant:
+    """A new proposal, in draft, for the member's city and its current title.
+
+    ``title`` is the one :func:`check_can_propose` found for ``actor`` earlier in the request.
+    The budget lines are written in one INSERT (SQLite's driver cannot batch the ORM's).
+    """
+    title = title or check_can_propose(actor)
     _check_dates(title, data["start_date"], data["end_date"])
     grant = Grant(
-        city_id=title.city_id,
-        title_id=title.id,
+        city=title.city,
+        title_award=title,
         title=data["title"],
         summary=data.get("summary", ""),
         start_date=data["start_date"],
@@ -177,9 +234,24 @@ def create_grant(data: dict[str, Any], *, actor: User) -> Grant:
         state=GRANT.initial,
         created_by_id=actor.id,
     )
-    _set_budget(grant, data["budget_lines"])
+    lines = _check_budget(data["budget_lines"])
+    grant.requested_cents = sum(line["amount"] for line in lines)
     db.session.add(grant)
     db.session.flush()
+    rows = [
+        {
+            "grant_id": grant.id,
+            "position": i,
+            "category": line["category"],
+            "description": line["description"],
+            "amount_cents": line["amount"],
+        }
+        for i, line in enumerate(lines, start=1)
+    ]
+    created = (
+        db.session.scalars(insert(BudgetLine).returning(BudgetLine), rows).all() if rows else []
+    )
+    set_committed_value(grant, "budget_lines", sorted(created, key=lambda b: b.position))
     audit.record(
         db.session,
         actor=actor,
@@ -368,8 +440,9 @@ def available_events(grant: Grant, user: User) -> list[str]:
 
 def grants_out(grants: list[Grant], user: User) -> list[dict[str, Any]]:
     """Many grants as the API shows them, with their figures computed in grouped queries."""
-    figures = figures_for((g.id, g.state, g.approved_cents) for g in grants)
-    return [grant_out(g, user, figures=figures[g.id]) for g in grants]
+    missing = [g for g in grants if g.loaded_paid_cents is None]
+    figures = figures_for((g.id, g.state, g.approved_cents) for g in missing) if missing else {}
+    return [grant_out(g, user, figures=figures.get(g.id)) for g in grants]
 
 
 def grant_out(grant: Grant, user: User, *, figures: GrantFigures | None = None) -> dict[str, Any]:
