@@ -83,6 +83,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     api.init_app(app)
+    from grants.openapi import register_openapi
+
+    register_openapi(api)  # shared error responses and input rules in the document
     api.register_converter(
         BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max}
     )

@@ -36,7 +36,16 @@ def format_rate(micros: int | None) -> str | None:
 
 class Rate(fields.Field):
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("metadata", {"pattern": RATE_PATTERN, "example": "7.4604"})
+        # A string (apispec knows no type for a custom Field), greater than zero.
+        kwargs.setdefault(
+            "metadata",
+            {
+                "type": "string",
+                "pattern": RATE_PATTERN,
+                "not": {"pattern": r"^0+(\.0+)?$"},
+                "example": "7.4604",
+            },
+        )
         super().__init__(**kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
