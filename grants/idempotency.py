@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from grants.users.models import User
 
 KEEP = dt.timedelta(hours=24)
+#: A key is 1 to 255 printable ASCII characters (no space, no control character, no NUL: a
+#: PostgreSQL text column refuses NUL, and a key is echoed in logs and compared byte for byte).
+KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class IdempotencyKey(Base):
@@ -75,8 +79,10 @@ def run(user: User, key: str, call: Callable[[], Any]) -> Response:
     from grants.extensions import db
     from workflows.errors import WorkflowError
 
-    if len(key) > 255 or not key.strip():
-        raise Unprocessable.field("Idempotency-Key", "Must be 1 to 255 characters.", "headers")
+    if not KEY_RE.fullmatch(key):
+        raise Unprocessable.field(
+            "Idempotency-Key", "Must be 1 to 255 printable ASCII characters (no spaces).", "headers"
+        )
     session = db.session
     digest = _request_hash()
     scope = {"user_id": user.id, "method": request.method, "path": request.path, "key": key}
