@@ -49,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     # Ids in URLs are 32-bit: a larger number is a 404 like any unknown id, never a DB error.
     app.url_map.converters["int"] = BoundedInt
+    # "a//b" (also from "..%2f") matches no route: a 404, never a redirect to another path.
+    app.url_map.merge_slashes = False
     overrides = dict(config or {})
     settings = load_settings(
         app.instance_path, overrides, debug=app.debug or bool(overrides.get("DEBUG"))
@@ -105,9 +107,33 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 class BoundedInt(IntegerConverter):
+    """An id in a URL: 0 to ``max``, bounded by the route's regex itself.
+
+    Werkzeug converts values only after it has picked a rule, and a value refused then answers
+    405 when another rule of the same path has other methods; a number above ``max`` must match
+    no rule at all, so that it is a 404 like any unknown id.
+    """
+
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
+        self.regex = _digits_up_to(kwargs["max"])
+
+
+def _digits_up_to(limit: int) -> str:
+    """A regex for the decimal numbers 0 to ``limit``: digits only, no sign, no exponent."""
+    digits = str(limit)
+    size = len(digits)
+    alternatives = [f"[0-9]{{1,{size - 1}}}"] if size > 1 else []
+    for i, digit in enumerate(digits):
+        low = "0" if i else "1"
+        if digit > low:
+            below = chr(ord(digit) - 1)
+            rest = size - i - 1
+            span = f"[{low}-{below}]" if below != low else low
+            alternatives.append(digits[:i] + span + (f"[0-9]{{{rest}}}" if rest else ""))
+    alternatives.append(digits)
+    return "(?:" + "|".join(alternatives) + ")"
 
 
 def _engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
