@@ -9,11 +9,23 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from grants.schemas import Day, InputSchema, Money, pattern, text
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (marshmallow also takes 0, 1, "yes", "on", …)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class CityCreateSchema(InputSchema):
     name = text(200)
     country = pattern(r"^[A-Z]{2}$", 2, required=True, error="An ISO 3166 alpha-2 code, like DK.")
-    population = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000_000))
-    is_capital = fields.Boolean(load_default=False)
+    # strict: 2.5 or "12" is no population, 0 or "yes" no boolean (the document says so)
+    population = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000_000)
+    )
+    is_capital = StrictBoolean(load_default=False)
 
 
 class TitleCreateSchema(InputSchema):
