@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.load.harness import cpu_of, free_port, stop  # noqa: E402
+from bench.load.harness import backends, cpu_of, free_port, stop  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
@@ -253,26 +253,6 @@ def wait_ready(server: Server, path: str) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{server.name} not ready in 60 s:\n{server.log.read_text()[-3000:]}")
-
-
-def backends(url: str) -> list[int]:
-    """The PostgreSQL backends of the scratch database (both servers' pools)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = :name "
-                    "AND pid <> pg_backend_pid()"
-                ),
-                {"name": make_url(url).database},
-            ).scalars()
-            return list(rows)
-    finally:
-        engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -181,29 +181,33 @@ def cpu_of(pids: Iterable[int]) -> dict[int, float]:
     return out
 
 
-def server_pids(master: int, url: str) -> tuple[list[int], list[int]]:
-    """The gunicorn workers (children of the master) and the PostgreSQL backends of the run."""
+def backends(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the database of ``url`` (the servers' pools)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    try:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    except OSError:
-        children = []
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            backends = conn.execute(
+            rows = conn.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = :name "
                     "AND pid <> pg_backend_pid()"
                 ),
                 {"name": make_url(url).database},
             ).scalars()
-            backends = list(backends)
+            return list(rows)
     finally:
         engine.dispose()
-    return [int(c) for c in children], backends
+
+
+def server_pids(master: int, url: str) -> tuple[list[int], list[int]]:
+    """The gunicorn workers (children of the master) and the PostgreSQL backends of the run."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        children = []
+    return [int(c) for c in children], backends(url)
 
 
 def stop(proc: subprocess.Popen | None) -> None:
