@@ -10,7 +10,7 @@ from grants.schemas import InputSchema, Text, choice, id_field, text
 from workflows.grant import CITY_MEMBER, MENTOR, ROLES
 
 EMAIL = validate.Email(error="Not a valid email address.")
-PASSWORD_RULE = "Use 10 to 1024 characters."  # noqa: S105 (a message, not a password)
+PASSWORD_RULE = "Use 10 to 1024 characters."  # noqa: S105  # nosec B105 (a message)
 
 
 class Password(Text):
