@@ -111,14 +111,19 @@ def _figure_columns() -> tuple[Any, Any, Any, Any]:
     )
 
 
-def with_figures() -> list[Any]:
-    """Loader options that fill a grant's figures in the statement that loads the grant."""
+@functools.cache
+def with_figures() -> tuple[Any, ...]:
+    """Loader options that fill a grant's figures in the statement that loads the grant.
+
+    Built once: constructing them (four correlated subqueries) cost a quarter of a grant
+    read's time when it was done per request; the options are immutable and reusable.
+    """
     from grants.proposals.models import Grant
 
-    return [
+    return tuple(
         with_expression(getattr(Grant, name), column)
         for name, column in zip(LOADED, _figure_columns(), strict=True)
-    ]
+    )
 
 
 def figures_for(grants: Iterable[tuple[int, str, int | None]]) -> dict[int, GrantFigures]:
