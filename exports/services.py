@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from exports.models import FAILED, FINISHED, QUEUED, RUNNING, Export
 from grants import audit
+from grants.audit import Action
 from grants.cities.models import City, Title
 from grants.db import utcnow
 from grants.errors import NotFound, NotReady, Unprocessable
@@ -58,13 +59,10 @@ def request_export(kind: str, params: dict[str, Any], *, actor: User) -> Export:
     )
     db.session.add(export)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.EXPORT_REQUESTED,
+        export,
         actor=actor,
-        action="export_requested",
-        subject_type="export",
-        subject_id=export.id,
-        grant_id=export.params.get("grant_id"),
         data={"export_id": export.id, "kind": kind, "params": export.params},
     )
     return export
@@ -93,13 +91,10 @@ def download(export: Export, *, actor: User) -> bytes:
     if export.status != FINISHED:
         raise NotReady(f"The statement is {export.status}: the file is not ready.")
     content = db.session.scalar(select(Export.content).where(Export.id == export.id))
-    audit.record(
-        db.session,
+    audit.log(
+        Action.EXPORT_DOWNLOADED,
+        export,
         actor=actor,
-        action="export_downloaded",
-        subject_type="export",
-        subject_id=export.id,
-        grant_id=export.params.get("grant_id"),
         data={"export_id": export.id, "file_name": export.file_name, "sha256": export.sha256},
     )
     return content

@@ -13,15 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from grants.db import Base, utcnow
+from grants.extensions import db
 
 if TYPE_CHECKING:
     from grants.users.models import User
@@ -29,6 +31,48 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 CHAIN_LOCK_KEY = 7_412_025  # the PostgreSQL advisory lock that serialises chain extension
 _PENDING = "audit_pending"
+
+
+class Action(StrEnum):
+    """Every audit action name. The values are stored in the hash chain and returned by the
+    history API: never change one, only add."""
+
+    # grants: the workflow event's own name for a transition
+    CREATE = "create"
+    UPDATE = "update"
+    COMMENT = "comment"
+    SUBMIT = "submit"
+    REQUEST_CHANGES = "request_changes"
+    APPROVE = "approve"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+    ADVANCE_PAID = "advance_paid"
+    INTERIM_ACCEPTED = "interim_accepted"
+    FINAL_ACCEPTED = "final_accepted"
+    CLOSE = "close"
+    TERMINATE = "terminate"
+    # payouts
+    PAYOUT_AUTHORISED = "payout_authorised"
+    PAYOUT_PAID = "payout_paid"
+    PAYOUT_CANCELLED = "payout_cancelled"
+    # reports
+    REPORT_CREATED = "report_created"
+    REPORT_UPDATED = "report_updated"
+    REPORT_SUBMIT = "report_submit"
+    REPORT_RETURN = "report_return"
+    REPORT_ACCEPT = "report_accept"
+    EXPENSE_ADJUSTED = "expense_adjusted"
+    RECEIPT_UPLOADED = "receipt_uploaded"
+    # exports, reminders, rates, administration
+    EXPORT_REQUESTED = "export_requested"
+    EXPORT_DOWNLOADED = "export_downloaded"
+    REMINDER_SENT = "reminder_sent"
+    RATE_SET = "rate_set"
+    CITY_CREATED = "city_created"
+    TITLE_AWARDED = "title_awarded"
+    USER_CREATED = "user_created"
+    USER_UPDATED = "user_updated"
+    TOKEN_ISSUED = "token_issued"  # noqa: S105  # nosec B105
 
 
 class AuditEvent(Base):
@@ -104,7 +148,7 @@ def record(
     session: Any,
     *,
     actor: User | None,
-    action: str,
+    action: Action,
     subject_type: str,
     subject_id: int | None,
     grant_id: int | None = None,
@@ -114,7 +158,10 @@ def record(
     data: dict[str, Any] | None = None,
     is_internal: bool = False,
 ) -> AuditEvent:
-    """Record one event; it joins the chain when the caller's transaction commits."""
+    """Record one event; it joins the chain when the caller's transaction commits.
+
+    The low-level form behind :func:`log`, which services call.
+    """
     audit_event = AuditEvent(
         at=utcnow(),
         actor_id=actor.id if actor else None,
@@ -123,7 +170,7 @@ def record(
         grant_id=grant_id,
         subject_type=subject_type,
         subject_id=subject_id,
-        action=action,
+        action=Action(action).value,  # a plain str in the row and its hash, as ever
         from_state=from_state,
         to_state=to_state,
         comment=comment,
@@ -132,6 +179,80 @@ def record(
     )
     session.info.setdefault(_PENDING, []).append(audit_event)
     return audit_event
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """How an event names a model's row: its ``subject_type`` and the grant it belongs to."""
+
+    type: str
+    grant_id: Callable[[Any], int | None]
+    is_internal: Callable[[Any], bool] = lambda obj: False
+
+
+def _no_grant(obj: Any) -> None:
+    return None
+
+
+def _own_grant(obj: Any) -> int | None:
+    return obj.grant_id
+
+
+def _report_grant(obj: Any) -> int | None:
+    # The report is in the session already (the caller holds it): an identity-map hit, no SQL.
+    return obj.report.grant_id
+
+
+#: Keyed by table name, so that this bottom layer needs no model import.
+_SUBJECTS: dict[str, _Subject] = {
+    "grants": _Subject("grant", lambda grant: grant.id),
+    "comments": _Subject(
+        "comment", _own_grant, is_internal=lambda comment: comment.visibility == "internal"
+    ),
+    "payouts": _Subject("payout", _own_grant),
+    "reports": _Subject("report", _own_grant),
+    "expense_lines": _Subject("expense_line", _report_grant),
+    "attachments": _Subject("attachment", _report_grant),
+    "exports": _Subject("export", lambda export: export.params.get("grant_id")),
+    "users": _Subject("user", _no_grant),
+    "cities": _Subject("city", _no_grant),
+    "titles": _Subject("title", _no_grant),
+    "exchange_rates": _Subject("exchange_rate", _no_grant),
+}
+
+
+def log(
+    action: Action,
+    subject: Base,
+    *,
+    actor: User | None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    comment: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record ``action`` on ``subject`` (a flushed model row) in the current transaction.
+
+    The subject's type, id and grant come from the row itself; an event about an internal
+    comment is marked internal.
+    """
+    try:
+        kind = _SUBJECTS[getattr(subject, "__tablename__", "")]
+    except KeyError:
+        raise TypeError(f"{type(subject).__name__} is not an audited subject") from None
+    return record(
+        db.session,
+        actor=actor,
+        action=action,
+        subject_type=kind.type,
+        subject_id=subject.id,  # type: ignore[attr-defined]
+        grant_id=kind.grant_id(subject),
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        data=data,
+        is_internal=kind.is_internal(subject),
+    )
 
 
 @event.listens_for(Session, "before_commit")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from grants import audit
+from grants.audit import Action
 from grants.errors import Forbidden, Unprocessable
 from grants.extensions import db
 from grants.users.models import User
@@ -34,9 +35,7 @@ def fire_and_record(
     event: str,
     *,
     actor: User,
-    action: str,
-    subject_type: str,
-    grant_id: int,
+    action: Action,
     comment: str | None,
     data: dict[str, Any],
 ) -> None:
@@ -44,13 +43,10 @@ def fire_and_record(
     before = getattr(obj, workflow.attribute)
     workflow.fire(obj, event)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        action,
+        obj,
         actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=obj.id,
-        grant_id=grant_id,
         from_state=before,
         to_state=getattr(obj, workflow.attribute),
         comment=comment,

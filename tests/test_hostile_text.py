@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 from exports.schemas import ExportCreateSchema
 from exports.workbooks import cell_text
 from grants import audit
+from grants.audit import Action
 from grants.cities.schemas import CityCreateSchema, TitleCreateSchema
 from grants.comments.models import Comment
 from grants.comments.schemas import CommentCreateSchema
@@ -500,13 +501,10 @@ def test_statements_finish_over_rows_that_already_hold_control_characters(
             visibility="shared",
         )
     )
-    audit.record(
-        db.session,
+    audit.log(
+        Action.COMMENT,
+        grant,
         actor=world.member.user,
-        action="comment_added",
-        subject_type="grant",
-        subject_id=gid,
-        grant_id=gid,
         comment="Audit " + nasty,
         data={"note": nasty},
     )

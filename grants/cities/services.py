@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.util import identity_key
 
 from grants import audit
+from grants.audit import Action
 from grants.cities.models import City, Title
 from grants.db import today
 from grants.errors import CapExceeded, CityNotEligible, TitleOverlap
@@ -21,12 +22,10 @@ def create_city(data: dict[str, Any], *, actor: User) -> City:
     city = City(**data)
     db.session.add(city)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.CITY_CREATED,
+        city,
         actor=actor,
-        action="city_created",
-        subject_type="city",
-        subject_id=city.id,
         data={k: v for k, v in data.items()},
     )
     return city
@@ -65,12 +64,10 @@ def create_title(city: City, data: dict[str, Any], *, actor: User) -> Title:
     )
     db.session.add(title)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.TITLE_AWARDED,
+        title,
         actor=actor,
-        action="title_awarded",
-        subject_type="title",
-        subject_id=title.id,
         data={
             "city_id": city.id,
             "year": title.year,

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from grants import audit
+from grants.audit import Action
 from grants.comments.models import Comment
 from grants.errors import Forbidden
 from grants.extensions import db
@@ -32,16 +33,12 @@ def add_comment(grant: Grant, data: dict[str, Any], *, actor: User) -> Comment:
     )
     db.session.add(comment)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.COMMENT,
+        comment,
         actor=actor,
-        action="comment",
-        subject_type="comment",
-        subject_id=comment.id,
-        grant_id=grant.id,
         comment=comment.body,
         data={"comment_id": comment.id, "visibility": comment.visibility},
-        is_internal=comment.visibility == "internal",
     )
     return comment
 

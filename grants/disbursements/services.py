@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.util import identity_key
 
 from grants import audit
+from grants.audit import Action
 from grants.cities.services import release_from_cap
 from grants.db import utcnow
 from grants.disbursements.models import Payout
@@ -43,6 +44,9 @@ from workflows.payout import (
     PAYOUT,
     RECOVERY,
 )
+
+#: The audit action of each payout event.
+PAYOUT_ACTIONS = {"confirm_paid": Action.PAYOUT_PAID, "cancel": Action.PAYOUT_CANCELLED}
 
 
 def get_payout(user: User, payout_id: int, *, for_update: bool = False) -> Payout:
@@ -147,13 +151,10 @@ def authorise_payout(grant: Grant, data: dict[str, Any], *, actor: User) -> Payo
     )
     db.session.add(payout)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.PAYOUT_AUTHORISED,
+        payout,
         actor=actor,
-        action="payout_authorised",
-        subject_type="payout",
-        subject_id=payout.id,
-        grant_id=grant.id,
         to_state=payout.state,
         data={"payout_id": payout.id, "kind": kind, "amount": format_money(amount)},
     )
@@ -210,9 +211,7 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
         payout,
         event,
         actor=actor,
-        action=f"payout_{'paid' if event == 'confirm_paid' else 'cancelled'}",
-        subject_type="payout",
-        grant_id=payout.grant_id,
+        action=PAYOUT_ACTIONS[event],
         comment=comment,
         data=audit_data,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import defaultload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from grants import audit
+from grants.audit import Action
 from grants.cities.models import City, Title
 from grants.cities.services import commit_to_cap, eligible_title, release_from_cap
 from grants.db import utcnow
@@ -252,13 +253,10 @@ def create_grant(data: dict[str, Any], *, actor: User, title: Title | None = Non
         db.session.scalars(insert(BudgetLine).returning(BudgetLine), rows).all() if rows else []
     )
     set_committed_value(grant, "budget_lines", sorted(created, key=lambda b: b.position))
-    audit.record(
-        db.session,
+    audit.log(
+        Action.CREATE,
+        grant,
         actor=actor,
-        action="create",
-        subject_type="grant",
-        subject_id=grant.id,
-        grant_id=grant.id,
         to_state=grant.state,
         data={
             "title": grant.title,
@@ -315,13 +313,10 @@ def update_grant(grant: Grant, data: dict[str, Any], *, actor: User) -> Grant:
         return grant
     grant.updated_at = utcnow()
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.UPDATE,
+        grant,
         actor=actor,
-        action="update",
-        subject_type="grant",
-        subject_id=grant.id,
-        grant_id=grant.id,
         from_state=grant.state,
         to_state=grant.state,
         data={"changed": changed},
@@ -385,9 +380,7 @@ def transition_grant(
         grant,
         event,
         actor=actor,
-        action=event,
-        subject_type="grant",
-        grant_id=grant.id,
+        action=Action(event),
         comment=comment,
         data=data,
     )

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from grants import audit
+from grants.audit import Action
 from grants.db import utcnow
 from grants.errors import RateMissing, Unprocessable
 from grants.extensions import db
@@ -40,12 +41,10 @@ def set_rate(month: str, currency: str, micros: int, *, actor: User | None) -> E
     row.updated_by_id = actor.id if actor else None
     db.session.flush()
     if before != micros:
-        audit.record(
-            db.session,
+        audit.log(
+            Action.RATE_SET,
+            row,
             actor=actor,
-            action="rate_set",
-            subject_type="exchange_rate",
-            subject_id=row.id,
             data={
                 "month": month,
                 "currency": currency,

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from grants import audit
+from grants.audit import Action
 from grants.db import today
 from grants.extensions import db
 from grants.proposals.models import Grant
@@ -90,13 +91,10 @@ def send_reminders(on: dt.date | None = None) -> int:
                 grant_id=grant.id, kind=kind, moment=moment, due_on=due_on, recipients=len(members)
             )
         )
-        audit.record(
-            db.session,
+        audit.log(
+            Action.REMINDER_SENT,
+            grant,
             actor=None,
-            action="reminder_sent",
-            subject_type="grant",
-            subject_id=grant.id,
-            grant_id=grant.id,
             data={"kind": kind, "moment": moment, "due_on": due_on.isoformat(), "to": len(members)},
         )
         db.session.commit()

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from grants import audit
+from grants.audit import Action
 from grants.db import today, utcnow
 from grants.errors import (
     Conflict,
@@ -41,6 +42,12 @@ from workflows.report import EDITABLE, FINAL, INTERIM, REPORT
 #: The grant state in which each kind of report is filed, and the event its acceptance fires.
 FILED_IN = {INTERIM: DISBURSED, FINAL: INTERIM_REPORTED}
 FIRES = {INTERIM: "interim_accepted", FINAL: "final_accepted"}
+#: The audit action of each report event.
+REPORT_ACTIONS = {
+    "submit": Action.REPORT_SUBMIT,
+    "return": Action.REPORT_RETURN,
+    "accept": Action.REPORT_ACCEPT,
+}
 
 
 def get_report(user: User, report_id: int, *, for_update: bool = False) -> Report:
@@ -117,13 +124,10 @@ def create_report(grant: Grant, data: dict[str, Any], *, actor: User) -> Report:
     _set_expenses(report, data.get("expenses") or [])
     db.session.add(report)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.REPORT_CREATED,
+        report,
         actor=actor,
-        action="report_created",
-        subject_type="report",
-        subject_id=report.id,
-        grant_id=grant.id,
         to_state=report.state,
         data={"report_id": report.id, "kind": kind, "expenses": _expense_snapshot(report)},
     )
@@ -148,13 +152,10 @@ def update_report(report: Report, data: dict[str, Any], *, actor: User) -> Repor
     if not changed:  # an empty PATCH (or the same narrative again) changes and records nothing
         return report
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.REPORT_UPDATED,
+        report,
         actor=actor,
-        action="report_updated",
-        subject_type="report",
-        subject_id=report.id,
-        grant_id=report.grant_id,
         from_state=report.state,
         to_state=report.state,
         data={"report_id": report.id, "kind": report.kind, **changed},
@@ -198,9 +199,7 @@ def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> R
         report,
         event,
         actor=actor,
-        action=f"report_{event}",
-        subject_type="report",
-        grant_id=report.grant_id,
+        action=REPORT_ACTIONS[event],
         comment=comment,
         data=audit_data,
     )
@@ -261,13 +260,10 @@ def _adjust(report: Report, adjustments: list[dict[str, Any]], *, actor: User) -
             "eligible_eur": format_money(adj["eligible_eur"]),
             "reason": adj["reason"],
         }
-        audit.record(
-            db.session,
+        audit.log(
+            Action.EXPENSE_ADJUSTED,
+            line,
             actor=actor,
-            action="expense_adjusted",
-            subject_type="expense_line",
-            subject_id=line.id,
-            grant_id=report.grant_id,
             comment=adj["reason"],
             data={"report_id": report.id, **entry},
         )
@@ -315,13 +311,10 @@ def add_attachment(
     )
     db.session.add(attachment)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.RECEIPT_UPLOADED,
+        attachment,
         actor=actor,
-        action="receipt_uploaded",
-        subject_type="attachment",
-        subject_id=attachment.id,
-        grant_id=report.grant_id,
         data={
             "report_id": report.id,
             "expense_id": expense_id,

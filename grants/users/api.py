@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from grants import audit
+from grants.audit import Action
 from grants.auth import current_user, endpoint, issue_token, verify_credentials
 from grants.db import utcnow
 from grants.errors import Forbidden, NotFound, Unauthorized
@@ -39,13 +40,8 @@ def create_token(data: dict[str, Any]) -> Any:
     if user is None:
         raise Unauthorized("Unknown email or wrong password.")
     raw, token = issue_token(user)
-    audit.record(
-        db.session,
-        actor=user,
-        action="token_issued",
-        subject_type="user",
-        subject_id=user.id,
-        data={"expires_at": token.expires_at.isoformat()},
+    audit.log(
+        Action.TOKEN_ISSUED, user, actor=user, data={"expires_at": token.expires_at.isoformat()}
     )
     return {"token": raw, "expires_at": token.expires_at, "user": user}
 

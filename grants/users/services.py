@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from grants import audit
+from grants.audit import Action
 from grants.auth import end_sessions, hash_password
 from grants.cities.models import City
 from grants.errors import AlreadyTaken, InvalidTransition, Unprocessable
@@ -39,12 +40,10 @@ def create_user(data: dict[str, Any], *, actor: User | None) -> User:
         user.mentor_cities = _cities(data.get("mentor_city_ids") or [], "mentor_city_ids")
     db.session.add(user)
     db.session.flush()
-    audit.record(
-        db.session,
+    audit.log(
+        Action.USER_CREATED,
+        user,
         actor=actor,
-        action="user_created",
-        subject_type="user",
-        subject_id=user.id,
         data={
             "email": user.email,
             "role": user.role,
@@ -134,12 +133,5 @@ def update_user(user: User, data: dict[str, Any], *, actor: User) -> User:
         end_sessions(user)
         changed["sessions_ended"] = True
     db.session.flush()
-    audit.record(
-        db.session,
-        actor=actor,
-        action="user_updated",
-        subject_type="user",
-        subject_id=user.id,
-        data=changed,
-    )
+    audit.log(Action.USER_UPDATED, user, actor=actor, data=changed)
     return user
