@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.load.harness import backends, cpu_of, free_port, stop  # noqa: E402
+from bench.load.harness import backends, cpu_of, free_port, migrate, stop  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
@@ -361,14 +361,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             env = {k: v for k, v in os.environ.items() if k not in ("FLASK_DEBUG", "REDIS_URL")}
             env.update(DATABASE_URL=url, SECRET_KEY=secret, BARE_DATABASE_URL=url)
-            subprocess.run(
-                [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
+            migrate(env)
             from grants import create_app
             from grants.extensions import db
 

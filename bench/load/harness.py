@@ -181,6 +181,18 @@ def cpu_of(pids: Iterable[int]) -> dict[int, float]:
     return out
 
 
+def migrate(env: dict[str, str]) -> None:
+    """The project's schema in the database of ``env['DATABASE_URL']`` (flask db upgrade)."""
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
 def backends(url: str) -> list[int]:
     """The PostgreSQL backends connected to the database of ``url`` (the servers' pools)."""
     from sqlalchemy import create_engine, text
@@ -316,14 +328,7 @@ def main() -> int:
     server = worker = None
     stats = Stats()
     try:
-        subprocess.run(
-            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        migrate(env)
         year = seed(url, secret)
         port = free_port()
         with open(log, "wb") as out:
