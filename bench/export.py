@@ -45,9 +45,9 @@ def populate(url: str, grants: int, lines: int) -> None:
 
     from grants.audit import GENESIS, AuditEvent, AuditHead, event_hash
     from grants.cities.models import City, Title
-    from grants.disbursements.models import Payout
     from grants.extensions import db
-    from grants.proposals.models import BudgetLine, Grant
+    from grants.grant.models import BudgetLine, Grant
+    from grants.payouts.models import Payout
     from grants.reports.models import ExpenseLine, Report
     from grants.users.models import User
 

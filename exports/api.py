@@ -8,13 +8,13 @@ from flask import Response, request, url_for
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from exports import services
+from exports import jobs, services
 from exports.models import FINISHED, Export
 from exports.schemas import ExportCreateSchema, ExportSchema
-from grants.auth import current_user, endpoint
 from grants.errors import Forbidden, NotReady
 from grants.extensions import db
-from grants.schemas import PageQuerySchema, paginate, pagination_headers
+from grants.http.auth import current_user, endpoint
+from grants.http.schemas import PageQuerySchema, paginate, pagination_headers
 from grants.users.models import User
 from workflows.grant import ADMIN, AUDITOR, FINANCE_OFFICER
 
@@ -49,7 +49,7 @@ def request_export(data: dict[str, Any]) -> Any:
     kind = data.pop("kind")
     export = services.request_export(kind, data, actor=current_user())
     db.session.commit()  # the row is the truth: commit it before the job is queued
-    services.dispatch(export.id)
+    jobs.dispatch(export.id)
     db.session.refresh(export)
     location = url_for("exports.get_export", export_id=export.id)
     return export, {"Location": location}

@@ -5,6 +5,10 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from rq import SimpleWorker
+
+from exports.jobs import enqueue, queue
+from exports.services import reap_stale
 
 exports_cli = AppGroup("exports", help="Financial statements.")
 
@@ -14,11 +18,6 @@ exports_cli = AppGroup("exports", help="Financial statements.")
 @with_appcontext
 def worker_command(burst: bool) -> None:
     """Run an RQ worker for the export queue (needs REDIS_URL)."""
-    from rq import SimpleWorker
-
-    from exports.jobs import enqueue, queue
-    from exports.services import reap_stale
-
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: exports run in-process, no worker needed")
     for export_id in reap_stale():

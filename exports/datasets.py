@@ -24,10 +24,10 @@ from exports.workbooks import (
 )
 from grants.audit import AuditEvent
 from grants.cities.models import City, Title
-from grants.disbursements.models import Payout
 from grants.extensions import db
-from grants.proposals.figures import figures_for
-from grants.proposals.models import Grant
+from grants.figures import figures_for
+from grants.grant.models import Grant
+from grants.payouts.models import Payout
 from grants.reports.models import Attachment, ExpenseLine, Report
 from grants.users.models import User
 

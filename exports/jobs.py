@@ -15,14 +15,17 @@ import tempfile
 from typing import Any
 
 from flask import current_app
+from rq import Callback, Queue, Retry, get_current_job
 from sqlalchemy import select, update
 
 from exports.datasets import scope_for, statement_sheets
 from exports.models import FINISHED, QUEUED, RUNNING, Export
 from exports.services import mark_failed
+from exports.statement import about_rows, estimate_rows, file_name, properties
 from exports.workbooks import write_workbook
 from grants.db import utcnow
 from grants.extensions import db
+from grants.queue import redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +73,6 @@ def run_export(export_id: int, job_id: str | None = None) -> str:
     if not _start(export_id, job_id):
         log.info("export %s is finished or failed already: nothing to do", export_id)
         return "skipped"
-    from exports.statement import about_rows, estimate_rows, file_name, properties
-
     # One read for the whole workbook, which blocks no writer meanwhile.
     db.session.connection(execution_options={"read_only": True})
     export = db.session.get(Export, export_id)
@@ -132,10 +133,6 @@ def _describe(exc: BaseException) -> str:
 
 
 def queue() -> Any:
-    from rq import Queue
-
-    from grants.queue import redis_connection
-
     return Queue(
         current_app.config["EXPORT_QUEUE"],
         connection=redis_connection(),
@@ -144,8 +141,6 @@ def queue() -> Any:
 
 
 def enqueue(export_id: int) -> str:
-    from rq import Callback, Retry
-
     job = queue().enqueue(
         "exports.jobs.rq_job",
         export_id,
@@ -163,8 +158,6 @@ def enqueue(export_id: int) -> str:
 
 def rq_job(export_id: int) -> str:
     """The RQ entry point (the worker provides the app context)."""
-    from rq import get_current_job
-
     job = get_current_job()
     return run_export(export_id, job.id if job else None)
 
@@ -179,3 +172,11 @@ def on_job_failure(job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) 
     if current not in (None, job.id):
         return  # a newer job owns the row
     mark_failed(export_id, _describe(exc), retrying=retrying)
+
+
+def dispatch(export_id: int) -> None:
+    """After the commit: enqueue on Redis, or run in-process when no ``REDIS_URL`` is set."""
+    if current_app.config["REDIS_URL"]:
+        enqueue(export_id)
+    else:
+        run_inline(export_id)

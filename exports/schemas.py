@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from exports.models import KINDS
-from grants.schemas import InputSchema, choice, id_field
+from grants.http.schemas import InputSchema, choice, id_field
 
 
 class ExportCreateSchema(InputSchema):

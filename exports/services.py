@@ -16,7 +16,7 @@ from grants.cities.models import City, Title
 from grants.db import utcnow
 from grants.errors import NotFound, NotReady, Unprocessable
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
 from grants.users.models import User
 
 log = logging.getLogger(__name__)
@@ -66,18 +66,6 @@ def request_export(kind: str, params: dict[str, Any], *, actor: User) -> Export:
         data={"export_id": export.id, "kind": kind, "params": export.params},
     )
     return export
-
-
-def dispatch(export_id: int) -> None:
-    """After the commit: enqueue on Redis, or run in-process when no ``REDIS_URL`` is set."""
-    if current_app.config["REDIS_URL"]:
-        from exports.jobs import enqueue
-
-        enqueue(export_id)
-    else:
-        from exports.jobs import run_inline
-
-        run_inline(export_id)
 
 
 def get_export(export_id: int) -> Export:

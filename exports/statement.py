@@ -13,9 +13,9 @@ from exports.models import Export
 from exports.workbooks import SheetResult
 from grants.audit import AuditEvent
 from grants.audit import head as audit_head
-from grants.disbursements.models import Payout
 from grants.extensions import db
 from grants.money import format_money
+from grants.payouts.models import Payout
 from grants.reports.models import ExpenseLine, Report
 
 TITLES = {

@@ -7,15 +7,15 @@ from typing import Any
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from exports import services
+from exports import jobs, services
 from exports.api import READERS, XLSX, file_content
 from exports.models import FINISHED, Export
 from exports.schemas import ExportCreateSchema
-from grants.auth import mark_writes
 from grants.cities.models import City, Title
 from grants.extensions import db
-from grants.proposals.services import list_query
-from grants.web import as_int, me, page, run_form, state_name
+from grants.http.auth import mark_writes
+from grants.http.web import as_int, me, page, run_form, state_name
+from grants.scope import list_query
 
 bp = Blueprint("statements_pages", __name__)
 
@@ -72,7 +72,7 @@ def statements() -> Any:
 
         export, errors, status = run_form(run)  # committed: the row is the truth
         if status == 200:
-            services.dispatch(export.id)
+            jobs.dispatch(export.id)
             flash(f"{KIND_NAMES[export.kind]} {export.id} requested.", "success")
             return redirect(url_for("statements_pages.statements", _anchor=f"export-{export.id}"))
     exports = list(db.session.scalars(select(Export).order_by(Export.id.desc()).limit(50)))

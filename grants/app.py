@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 from flask import (
     Flask,
     Response,
@@ -22,12 +23,85 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
-from grants.bodies import register_body_checks
+from exports import models as export_models
+from exports.api import blp as exports_api
+from exports.views import bp as statements_pages
+from grants import audit
+from grants.cities import models as city_models
+from grants.cli import register_cli
+from grants.comments import models as comment_models
 from grants.config import load_settings
 from grants.extensions import api, db, migrate
+from grants.grant import models as grant_models
+from grants.http import idempotency
+from grants.http.bodies import register_body_checks
+from grants.http.cities.api import blp as cities_api
+from grants.http.cities.views import bp as cities_pages
+from grants.http.comments.api import blp as comments_api
+from grants.http.comments.views import bp as comments_pages
+from grants.http.errors import register_error_handlers
+from grants.http.grant.api import blp as grants_api
+from grants.http.grant.views import bp as grants_pages
+from grants.http.openapi import register_openapi
+from grants.http.pages import bp as composite_pages
+from grants.http.pages import dashboards, grant  # noqa: F401  (their routes join the blueprint)
+from grants.http.payouts.api import blp as payouts_api
+from grants.http.payouts.views import bp as payouts_pages
+from grants.http.rates.api import blp as rates_api
+from grants.http.rates.views import bp as rates_pages
+from grants.http.reports.api import blp as reports_api
+from grants.http.reports.views import bp as reports_pages
+from grants.http.users.api import blp as users_api
+from grants.http.users.views import bp as users_pages
+from grants.http.web import SECURITY_HEADERS, register_page_helpers
+from grants.payouts import models as payout_models
+from grants.queue import redis_ok
+from grants.rates import models as rate_models
+from grants.reminders import models as reminder_models
+from grants.reports import models as report_models
+from grants.users import models as user_models
 
 API_PREFIX = "/api/v1"
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The model registry: every module that defines tables, listed once. The app imports them all,
+#: so its metadata is complete for ``create_all``, for the schema test and for Alembic's
+#: ``migrations/env.py`` (which reads the app's metadata).
+MODEL_MODULES = (
+    user_models,
+    city_models,
+    grant_models,
+    payout_models,
+    report_models,
+    comment_models,
+    rate_models,
+    reminder_models,
+    audit,
+    idempotency,
+    export_models,
+)
+#: The JSON API's blueprints and the pages' blueprints, in the order of the API document.
+API_BLUEPRINTS = (
+    users_api,
+    cities_api,
+    grants_api,
+    comments_api,
+    rates_api,
+    payouts_api,
+    reports_api,
+    exports_api,
+)
+PAGE_BLUEPRINTS = (
+    users_pages,
+    composite_pages,
+    cities_pages,
+    grants_pages,
+    comments_pages,
+    payouts_pages,
+    reports_pages,
+    rates_pages,
+    statements_pages,
+)
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Pearl Grants API reference</title>
@@ -79,14 +153,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("transitions").setLevel(logging.WARNING)
 
-    from grants.db import import_models
-
-    import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     api.init_app(app)
-    from grants.openapi import register_openapi
-
     register_openapi(api)  # shared error responses and input rules in the document
     api.register_converter(
         BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max}
@@ -95,13 +164,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_api(app)
     _register_docs(app)
     _register_pages(app)
-
-    from grants.errors import register_error_handlers
-
     register_error_handlers(app)
-
-    from grants.cli import register_cli
-
     register_cli(app)
     return app
 
@@ -173,7 +236,7 @@ def _sqlite_begin(conn: Any) -> None:
     A read begins a deferred transaction instead: in WAL mode it blocks no writer and waits
     for none. A read is a connection opened with the execution option ``read_only`` (long
     reads such as building a statement), or a GET or HEAD request whose view is not marked
-    as writing (``grants.auth.mark_writes``: a download recorded in the audit trail).
+    as writing (``grants.http.auth.mark_writes``: a download recorded in the audit trail).
     PostgreSQL begins as its driver does.
     """
     if conn.dialect.name == "sqlite":
@@ -191,16 +254,7 @@ def _reads_only(conn: Any) -> bool:
 
 
 def _register_api(app: Flask) -> None:
-    from exports.api import blp as exports
-    from grants.cities.api import blp as cities
-    from grants.comments.api import blp as comments
-    from grants.disbursements.api import blp as disbursements
-    from grants.proposals.api import blp as grants
-    from grants.rates.api import blp as rates
-    from grants.reports.api import blp as reports
-    from grants.users.api import blp as users
-
-    for blp in (users, cities, grants, comments, rates, disbursements, reports, exports):
+    for blp in API_BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
 
     def healthz() -> Any:
@@ -215,8 +269,6 @@ def _register_api(app: Flask) -> None:
             body["database"] = "down"
             status = 503
         if app.config["REDIS_URL"]:
-            from grants.queue import redis_ok
-
             body["queue"] = "ok" if redis_ok() else "down"
             status = 200 if body["queue"] == "ok" and status == 200 else 503
         return jsonify(body), status
@@ -227,18 +279,8 @@ def _register_api(app: Flask) -> None:
 
 def _register_pages(app: Flask) -> None:
     """The HTML pages (Jinja, session sign-in, CSRF) and the security headers of every answer."""
-    from exports.views import bp as statements
-    from grants.cities.views import bp as cities
-    from grants.comments.views import bp as comments
-    from grants.disbursements.views import bp as payouts
-    from grants.proposals.views import bp as grants
-    from grants.rates.views import bp as rates
-    from grants.reports.views import bp as reports
-    from grants.users.views import bp as users
-    from grants.web import SECURITY_HEADERS, register_page_helpers
-
     register_page_helpers(app)
-    for bp in (users, cities, grants, comments, payouts, reports, rates, statements):
+    for bp in PAGE_BLUEPRINTS:
         app.register_blueprint(bp)
 
     @app.after_request
@@ -249,8 +291,6 @@ def _register_pages(app: Flask) -> None:
 
 
 def _register_docs(app: Flask) -> None:
-    import swagger_ui_bundle
-
     assets = swagger_ui_bundle.swagger_ui_path
 
     def docs() -> str:

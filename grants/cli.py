@@ -7,8 +7,15 @@ from flask import Flask
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
+from exports.cli import exports_cli
+from grants.audit import verify
+from grants.demo import load_demo
 from grants.errors import AppError
 from grants.extensions import db
+from grants.http.users.schemas import UserCreateSchema
+from grants.rates.services import import_csv
+from grants.reminders.services import send_reminders
+from grants.users.services import create_user
 from workflows.grant import ROLES
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -30,9 +37,6 @@ def create_user_command(
     email: str, role: str, city_id: int | None, mentor_city_id: tuple[int, ...], password: str
 ) -> None:
     """Create a user with EMAIL and a role."""
-    from grants.users.schemas import UserCreateSchema
-    from grants.users.services import create_user
-
     raw = {"email": email, "password": password, "role": role}
     if city_id is not None:
         raw["city_id"] = city_id
@@ -52,8 +56,6 @@ def create_user_command(
 @click.command("demo")
 def demo_command() -> None:
     """Load demo data: the real Pearls, their titles, one user per role and sample grants."""
-    from grants.demo import load_demo
-
     for line in load_demo():
         click.echo(line)
 
@@ -65,8 +67,6 @@ rates_cli = AppGroup("rates", help="Monthly exchange rates.")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8"))
 def import_rates_command(csv_file: click.File) -> None:
     """Import InforEuro rates from a CSV of month,currency,rate (all rows or none)."""
-    from grants.rates.services import import_csv
-
     try:
         count = import_csv(csv_file, actor=None)
         db.session.commit()
@@ -82,8 +82,6 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 @audit_cli.command("verify")
 def verify_audit_command() -> None:
     """Walk the audit chain; exit 1 naming the first event that was altered, removed or added."""
-    from grants.audit import verify
-
     verdict = verify(db.session)
     if not verdict.ok:
         click.echo(f"audit trail BROKEN: {verdict.message}", err=True)
@@ -97,15 +95,12 @@ reminders_cli = AppGroup("reminders", help="Report reminders.")
 @reminders_cli.command("send")
 def send_reminders_command() -> None:
     """Send due and overdue report reminders (for cron or the RQ scheduler); each once."""
-    from grants.reminders.services import send_reminders
-
     click.echo(f"sent {send_reminders()} reminders")
 
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(reminders_cli)
     app.cli.add_command(audit_cli)
-    from exports.cli import exports_cli
 
     app.cli.add_command(exports_cli)
     app.cli.add_command(users_cli)

@@ -59,17 +59,3 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={dt.datetime: UTCDateTime},
     )
-
-
-def import_models() -> None:
-    """Import every model module once, so that the metadata is complete (for Alembic too)."""
-    from exports import models as _exports  # noqa: F401
-    from grants import audit, idempotency  # noqa: F401
-    from grants.cities import models as _cities  # noqa: F401
-    from grants.comments import models as _comments  # noqa: F401
-    from grants.disbursements import models as _disbursements  # noqa: F401
-    from grants.proposals import models as _proposals  # noqa: F401
-    from grants.rates import models as _rates  # noqa: F401
-    from grants.reminders import models as _reminders  # noqa: F401
-    from grants.reports import models as _reports  # noqa: F401
-    from grants.users import models as _users  # noqa: F401

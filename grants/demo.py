@@ -14,7 +14,7 @@ from grants.cities.models import City
 from grants.cities.services import create_title
 from grants.db import today
 from grants.extensions import db
-from grants.proposals.services import create_grant, transition_grant
+from grants.grant.services import create_grant, transition_grant
 from grants.users.models import User
 from grants.users.services import create_user
 

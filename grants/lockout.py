@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 from flask import current_app
 
+from grants.errors import TooManyAttempts
+from grants.queue import redis_connection
+
 MAX_FAILURES = 10
 WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 5 * 60
@@ -92,12 +95,7 @@ def store() -> Store:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     existing = app.extensions.get("signin_lockout")
     if existing is None:
-        if app.config["REDIS_URL"]:
-            from grants.queue import redis_connection
-
-            existing = RedisStore(redis_connection())
-        else:
-            existing = MemoryStore()
+        existing = RedisStore(redis_connection()) if app.config["REDIS_URL"] else MemoryStore()
         app.extensions["signin_lockout"] = existing
     return existing
 
@@ -107,8 +105,6 @@ def guard(account: str, attempt: Callable[[], bool]) -> bool:
 
     Returns the attempt's result; raises 429 while the account is locked.
     """
-    from grants.errors import TooManyAttempts
-
     account = account.strip().lower()
     now = _clock()
     s = store()

@@ -326,11 +326,11 @@ API: list[Route] = [
 PAGES: list[Route] = [
     # Signing in and out; static files.
     R("static", "GET", "/static/docs/init.js", "-", U(200, 200, 200, 200, 200, 200)),
-    R("users_pages.home", "GET", "/", "-", U(302, 302, 302, 302, 302, 302)),
+    R("pages.home", "GET", "/", "-", U(302, 302, 302, 302, 302, 302)),
     R("users_pages.login", "GET", "/login", "-", U(200, 302, 302, 302, 302, 302)),
     R("users_pages.login", "POST", "/login", "user", U(302, 302, 302, 302, 302, 302), SIGN_IN),
     R("users_pages.logout", "POST", "/logout", "-", U(302, 302, 302, 302, 302, 302)),
-    R("users_pages.dashboard", "GET", "/dashboard", "-", U(302, 200, 200, 200, 200, 200)),
+    R("pages.dashboard", "GET", "/dashboard", "-", U(302, 200, 200, 200, 200, 200)),
 
     # Administration: admins only.
     R("users_pages.users", "GET", "/admin/users", "-", U(302, 403, 403, 403, 403, 200)),
@@ -358,7 +358,7 @@ PAGES: list[Route] = [
     R("grants_pages.new_grant", "GET", "/grants/new", "-", U(302, 200, 403, 403, 403, 403)),
     R("grants_pages.new_grant", "POST", "/grants/new", "-", U(302, 302, 403, 403, 403, 403),
       PROPOSAL_FORM),
-    R("grants_pages.grant", "GET", "/grants/{grant}", "grant:draft",
+    R("pages.grant", "GET", "/grants/{grant}", "grant:draft",
       S(302, 200, 404, 200, 404, 200, 200, 200)),
     R("grants_pages.edit_grant", "GET", "/grants/{grant}/edit", "grant:draft",
       S(302, 200, 404, 403, 404, 403, 403, 403)),

@@ -10,11 +10,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.security import generate_password_hash
 
-from grants.auth import issue_token
 from grants.cities.models import City, Title
 from grants.db import today
 from grants.extensions import db
-from grants.proposals.models import BudgetLine, Grant
+from grants.grant.models import BudgetLine, Grant
+from grants.users.credentials import issue_token
 from grants.users.models import User
 from workflows.grant import COMMITTED
 

@@ -15,7 +15,7 @@ import pytest
 from grants import audit
 from grants.audit import Action
 from grants.db import Base
-from grants.disbursements.services import PAYOUT_ACTIONS
+from grants.payouts.services import PAYOUT_ACTIONS
 from grants.reports.services import REPORT_ACTIONS
 from workflows.grant import GRANT
 from workflows.payout import PAYOUT

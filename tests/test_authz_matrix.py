@@ -22,12 +22,12 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from exports.models import FINISHED, Export
-from grants.auth import issue_token, open_page_session
 from grants.cities.models import City
 from grants.db import today, utcnow
-from grants.disbursements.models import Payout
 from grants.extensions import db
+from grants.payouts.models import Payout
 from grants.reports.models import Attachment, ExpenseLine, Report
+from grants.users.credentials import issue_token, open_page_session
 from grants.users.models import User
 from tests.authz_matrix import (
     ANONYMOUS,

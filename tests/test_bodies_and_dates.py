@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from grants.db import today
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
 from tests.factories import Factory
 
 
@@ -201,7 +201,7 @@ def test_the_one_text_rule(member: Any, app_ctx: Any, field: str, value: str, wo
 
 def test_the_pages_follow_the_same_text_rule(member: Any, app: Any, app_ctx: Any):
     """The proposal form is parsed by the API's schema: a bell in the title is shown, not kept."""
-    from grants.auth import open_page_session
+    from grants.users.credentials import open_page_session
 
     client = app.test_client()
     with client.session_transaction() as session:

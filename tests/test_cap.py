@@ -18,7 +18,7 @@ from grants.audit import AuditEvent
 from grants.cities.models import City, Title
 from grants.db import today
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
 from tests.conftest import needs_postgres
 from tests.factories import Caller, Factory
 from tests.live import Reply

@@ -13,7 +13,7 @@ from grants.audit import AuditEvent
 from grants.cities.models import City, Title
 from grants.db import today
 from grants.extensions import db
-from grants.proposals.models import BudgetLine, Grant
+from grants.grant.models import BudgetLine, Grant
 from tests.factories import Caller, Factory
 
 DAY = dt.timedelta(days=1)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from grants.audit import AuditEvent
 from grants.cities.models import City, Title
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
 from grants.users.models import User
 from tests.conftest import _clean as clean_database
 from tests.factories import Caller, Factory

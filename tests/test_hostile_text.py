@@ -33,19 +33,23 @@ from exports.schemas import ExportCreateSchema
 from exports.workbooks import cell_text
 from grants import audit
 from grants.audit import Action
-from grants.cities.schemas import CityCreateSchema, TitleCreateSchema
 from grants.comments.models import Comment
-from grants.comments.schemas import CommentCreateSchema
 from grants.db import today
-from grants.disbursements.schemas import PayoutCreateSchema, PayoutTransitionSchema
 from grants.extensions import db
-from grants.proposals.models import Grant
-from grants.proposals.schemas import GrantCreateSchema, GrantPatchSchema, GrantTransitionSchema
-from grants.rates.schemas import RatePutSchema
+from grants.grant.models import Grant
+from grants.http.cities.schemas import CityCreateSchema, TitleCreateSchema
+from grants.http.comments.schemas import CommentCreateSchema
+from grants.http.grant.schemas import GrantCreateSchema, GrantPatchSchema, GrantTransitionSchema
+from grants.http.payouts.schemas import PayoutCreateSchema, PayoutTransitionSchema
+from grants.http.rates.schemas import RatePutSchema
+from grants.http.reports.schemas import (
+    ReportCreateSchema,
+    ReportPatchSchema,
+    ReportTransitionSchema,
+)
+from grants.http.schemas import text_problem
+from grants.http.users.schemas import TokenRequestSchema, UserCreateSchema, UserPatchSchema
 from grants.reports.models import ExpenseLine
-from grants.reports.schemas import ReportCreateSchema, ReportPatchSchema, ReportTransitionSchema
-from grants.schemas import text_problem
-from grants.users.schemas import TokenRequestSchema, UserCreateSchema, UserPatchSchema
 from tests.factories import PASSWORD, Caller, Factory
 from tests.test_receipts import minimal_pdf
 
@@ -531,7 +535,7 @@ def test_a_right_to_left_override_in_a_title_ends_with_the_title_on_the_pages(
     world: World, app: Any
 ):
     """Accepted text (api.md) that could reverse the rest of a line is closed where it ends."""
-    from grants.auth import open_page_session
+    from grants.users.credentials import open_page_session
 
     gid = world.grant("draft")
     title = "Choir \u202e2024 budget: 0005 EUR"

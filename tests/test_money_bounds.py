@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from grants.audit import AuditEvent
 from grants.db import today
 from grants.extensions import db
+from grants.grant.models import BudgetLine, Grant
 from grants.money import MAX_CENTS
-from grants.proposals.models import BudgetLine, Grant
 from tests.factories import Caller, Factory
 from tests.money_helpers import (
     Pilot,

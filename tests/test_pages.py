@@ -9,8 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from grants.extensions import db
-from grants.proposals.models import Grant
-from grants.web import money
+from grants.grant.models import Grant
+from grants.http.web import money
 from tests.factories import PASSWORD
 from workflows.diagram import state_diagram_svg
 from workflows.grant import GRANT
@@ -276,7 +276,7 @@ def test_a_refused_action_is_shown_as_a_message_in_words(make, pages):
 
 
 def test_a_500_page_reveals_no_internals_and_the_api_keeps_its_json(make, pages, monkeypatch):
-    import grants.users.views as views
+    import grants.http.pages.dashboards as views
 
     def broken(user: Any) -> dict:
         raise RuntimeError("secret internal detail")

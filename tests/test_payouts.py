@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from grants.db import today
-from grants.disbursements.models import Payout
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
+from grants.payouts.models import Payout
 from grants.rates.models import ExchangeRate
 from tests.conftest import needs_postgres
 from tests.factories import Caller, Factory

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select
 
 import exports.api
+from exports import jobs as export_jobs
 from exports import services as export_services
 from grants.audit import AuditEvent
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
 from grants.reports.models import Report
 from tests.factories import PASSWORD, Caller, Factory
 from tests.money_helpers import Pilot, disbursed_grant, expense, new_report
@@ -96,7 +97,7 @@ def test_head_of_a_statement_page_download_records_nothing(app, statement) -> No
 
 
 def test_head_of_a_statement_not_finished_is_not_ready(make: Factory, monkeypatch) -> None:
-    monkeypatch.setattr(export_services, "dispatch", lambda export_id: None)  # left queued
+    monkeypatch.setattr(export_jobs, "dispatch", lambda export_id: None)  # left queued
     auditor = make.as_role("auditor")
     grant = make.grant(make.city(), state="approved")
     r = auditor.post("/exports", {"kind": "grant_statement", "grant_id": grant.id})

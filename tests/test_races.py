@@ -21,8 +21,7 @@ from sqlalchemy import select
 from grants.audit import AuditEvent
 from grants.cities.models import Title
 from grants.extensions import db
-from grants.rates.models import ExchangeRate
-from grants.rates.schemas import format_rate
+from grants.rates.models import ExchangeRate, format_rate
 from grants.users.models import User
 from tests.conftest import needs_postgres
 from tests.live import Reply

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from grants.auth import issue_token
 from grants.db import utcnow
 from grants.extensions import db
+from grants.users.credentials import issue_token
 from tests.factories import PASSWORD, Caller, Factory
 from workflows.grant import GRANT
 

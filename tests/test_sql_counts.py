@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import event
 
 from grants.db import today, utcnow
-from grants.disbursements.models import Payout
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
+from grants.payouts.models import Payout
 from grants.reports.models import ExpenseLine, Report
 from tests.factories import Caller, Factory
 
@@ -230,6 +230,8 @@ def test_repeated_requests_compile_nothing(
 ) -> None:
     """The hot statements come from SQLAlchemy's compiled cache, not from a new compilation."""
     grant = member.post("/grants", _body()).get_json()
+    # The first write of all inserts the audit chain's head, the next one updates it.
+    member.post("/grants", _body(title="Warming up"))
     member.get(f"/grants/{grant['id']}")
     member.get("/grants")
     with app.app_context():
@@ -243,7 +245,8 @@ def test_repeated_requests_compile_nothing(
             member.post("/grants", _body(title="Another"))
     finally:
         engine.echo = False
-    compiled = [r.getMessage() for r in caplog.records if "[generated in" in r.getMessage()]
+    msgs = [r.getMessage() for r in caplog.records]
+    compiled = [msgs[i - 1][:300] + " " + m for i, m in enumerate(msgs) if "[generated in" in m]
     assert compiled == [], compiled
     assert any("[cached since" in r.getMessage() for r in caplog.records)
 

@@ -66,7 +66,7 @@ def seed(url: str, secret: str) -> int:
     from grants import create_app
     from grants.cities.services import create_city, create_title
     from grants.extensions import db
-    from grants.rates.schemas import parse_rate
+    from grants.rates.models import parse_rate
     from grants.rates.services import set_rate
     from grants.users.services import create_user
 

@@ -11,7 +11,7 @@ from grants.audit import Action
 from grants.comments.models import Comment
 from grants.errors import Forbidden
 from grants.extensions import db
-from grants.proposals.models import Grant
+from grants.grant.models import Grant
 from grants.users.models import User
 from workflows.grant import AUDITOR, CITY_MEMBER
 

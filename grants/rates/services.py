@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,8 +17,14 @@ from grants.audit import Action
 from grants.db import utcnow
 from grants.errors import RateMissing, Unprocessable
 from grants.extensions import db
-from grants.rates.models import RATE_SCALE, ExchangeRate
-from grants.rates.schemas import CURRENCY_PATTERN, MONTH_PATTERN, format_rate, parse_rate
+from grants.rates.models import (
+    CURRENCY_PATTERN,
+    MONTH_PATTERN,
+    RATE_SCALE,
+    ExchangeRate,
+    format_rate,
+    parse_rate,
+)
 from grants.users.models import User
 
 
@@ -130,8 +135,8 @@ def import_csv(lines: Iterable[str], *, actor: User | None) -> int:
             raise ValueError(f"line {number}: currency {currency!r} is not an ISO 4217 code")
         try:
             micros = parse_rate(rate)
-        except ValidationError as exc:
-            raise ValueError(f"line {number}: rate {rate!r}: {exc.messages[0]}") from exc
+        except ValueError as exc:
+            raise ValueError(f"line {number}: rate {rate!r}: {exc}") from exc
         if currency == "EUR" and micros != RATE_SCALE:
             # set_rate refuses it with a 422 for the API; the CLI reports a line, not a trace.
             raise ValueError(f"line {number}: the rate of EUR is 1, not {rate!r}")

@@ -15,8 +15,8 @@ from grants import audit
 from grants.audit import Action
 from grants.db import today
 from grants.extensions import db
-from grants.proposals.models import Grant
-from grants.proposals.services import reports_due
+from grants.grant.models import Grant
+from grants.grant.services import reports_due
 from grants.reminders.models import Reminder
 from grants.users.models import User
 from workflows.grant import APPROVED, DISBURSED, INTERIM_REPORTED

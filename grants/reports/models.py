@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from grants.db import Base, in_list, utcnow
-from grants.proposals.models import CATEGORIES
+from grants.grant.models import CATEGORIES
 from workflows.report import KINDS, STATES
 
 

@@ -16,22 +16,18 @@ from grants.errors import (
     Conflict,
     Forbidden,
     InvalidTransition,
-    NotFound,
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
 )
 from grants.extensions import db
-from grants.lifecycle import fire_and_record, precheck
-from grants.money import MAX_CENTS, format_money
-from grants.proposals.models import Grant
-from grants.proposals.services import (
-    get_in_scope,
+from grants.grant.models import Grant
+from grants.grant.services import (
     interim_due_on,
-    list_in_scope,
-    scope_clause,
     transition_grant,
 )
+from grants.lifecycle import fire_and_record, precheck
+from grants.money import MAX_CENTS, format_money
 from grants.rates.services import rate_for, to_eur_cents
 from grants.reports.models import Attachment, ExpenseLine, Report
 from grants.reports.receipts import clean_file_name, sniff
@@ -48,10 +44,6 @@ REPORT_ACTIONS = {
     "return": Action.REPORT_RETURN,
     "accept": Action.REPORT_ACCEPT,
 }
-
-
-def get_report(user: User, report_id: int, *, for_update: bool = False) -> Report:
-    return get_in_scope(user, Report, report_id, "report", for_update=for_update)
 
 
 def list_reports(grant: Grant) -> list[Report]:
@@ -364,80 +356,9 @@ def _megabytes(size: int) -> str:
     return f"{tenths // 10}.{tenths % 10}"
 
 
-def get_attachment(user: User, attachment_id: int) -> Attachment:
-    attachment = db.session.scalar(
-        select(Attachment)
-        .join(Report, Attachment.report_id == Report.id)
-        .join(Grant, Report.grant_id == Grant.id)
-        .where(Attachment.id == attachment_id, scope_clause(user))
-    )
-    if attachment is None:
-        raise NotFound("No such file.")
-    return attachment
-
-
-def report_out(report: Report, user: User) -> dict[str, Any]:
-    grant = report.grant
-    by_line: dict[int | None, list[Attachment]] = {}
-    for a in report.attachments:
-        by_line.setdefault(a.expense_id, []).append(a)
-    submitted = report.state in ("submitted", "accepted")
-    return {
-        "id": report.id,
-        "grant_id": report.grant_id,
-        "kind": report.kind,
-        "state": report.state,
-        "narrative": report.narrative,
-        "due_on": due_on(grant, report.kind),
-        "submitted_at": report.submitted_at,
-        "accepted_at": report.accepted_at,
-        "expenses": [
-            {
-                **{c: getattr(e, c) for c in _LINE_FIELDS},
-                "eligible_eur": e.accepted_eligible_cents if submitted else None,
-                "outside_period": _outside(e, grant),
-                "attachments": by_line.get(e.id, []),
-            }
-            for e in report.expenses
-        ],
-        "attachments": by_line.get(None, []),
-        "total_eur": sum(e.amount_eur_cents or 0 for e in report.expenses) if submitted else None,
-        "eligible_eur": sum(e.accepted_eligible_cents for e in report.expenses)
-        if submitted
-        else None,
-        "available_events": REPORT.available(report.state, [user.role]),
-    }
-
-
-_LINE_FIELDS = (
-    "id",
-    "invoice_number",
-    "invoice_date",
-    "payment_date",
-    "supplier",
-    "description",
-    "category",
-    "currency",
-    "amount_cents",
-    "vat_cents",
-    "vat_recoverable",
-    "rate_micros",
-    "amount_eur_cents",
-    "eligible_eur_cents",
-    "ineligible_reason",
-)
-
-
-def _outside(line: ExpenseLine, grant: Grant) -> bool:
+def outside_period(line: ExpenseLine, grant: Grant) -> bool:
     dates = [d for d in (line.invoice_date, line.payment_date) if d is not None]
     return any(d < grant.start_date or d > grant.end_date for d in dates)
-
-
-def reports_in_state(user: User, state: str) -> list[Report]:
-    """The reports in ``state`` among the grants ``user`` may see, oldest submission first."""
-    return list_in_scope(
-        user, Report, Report.state == state, order_by=(Report.submitted_at, Report.id)
-    )
 
 
 def can_file(grant: Grant, kind: str) -> bool:

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from grants import audit
 from grants.audit import Action
-from grants.auth import end_sessions, hash_password
 from grants.cities.models import City
 from grants.errors import AlreadyTaken, InvalidTransition, Unprocessable
 from grants.extensions import db
+from grants.users.credentials import end_sessions, hash_password
 from grants.users.models import User
 from workflows.grant import ADMIN, CITY_MEMBER, MENTOR
 

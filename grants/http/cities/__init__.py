@@ -1,0 +1,1 @@
+"""The HTTP side of cities: API, pages, schemas and presenters."""

@@ -1,0 +1,1 @@
+"""The HTTP side of comments: API, pages, schemas and presenters."""

@@ -1,0 +1,1 @@
+"""The HTTP side of grant: API, pages, schemas and presenters."""

@@ -1,0 +1,1 @@
+"""The HTTP side of payouts: API, pages, schemas and presenters."""

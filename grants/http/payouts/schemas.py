@@ -1,0 +1,35 @@
+"""Payout schemas."""
+
+from marshmallow import Schema, fields
+
+from grants.http.schemas import Day, InputSchema, Money, choice, text
+from workflows.payout import KINDS, PAYOUT
+
+
+class PayoutCreateSchema(InputSchema):
+    kind = choice(KINDS)
+    amount = Money(allow_none=True)
+
+
+class PayoutTransitionSchema(InputSchema):
+    event = choice(PAYOUT.events)
+    paid_on = Day(allow_none=True, not_future=True)
+    payment_reference = text(200, required=False, allow_none=True)
+    comment = text(10_000, required=False, min_length=0, multiline=True, allow_none=True)
+
+
+class PayoutSchema(Schema):
+    id = fields.Integer()
+    grant_id = fields.Integer()
+    kind = fields.String()
+    amount = Money()
+    state = fields.String()
+    authorised_by = fields.Integer()
+    authorised_by_email = fields.String()
+    authorised_at = fields.DateTime()
+    confirmed_by = fields.Integer(allow_none=True)
+    confirmed_by_email = fields.String(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
+    paid_on = fields.Date(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+    cancel_comment = fields.String(allow_none=True)

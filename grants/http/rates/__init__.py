@@ -1,0 +1,1 @@
+"""The HTTP side of rates: API, pages, schemas and presenters."""

@@ -1,0 +1,63 @@
+"""Pages: the monthly exchange rates (InforEuro), read by all, set by finance and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from grants.db import today
+from grants.errors import Forbidden
+from grants.http.rates.schemas import RatePathSchema, RatePutSchema, RateQuerySchema
+from grants.http.web import me, page, run_form
+from grants.rates import services
+from workflows.grant import ADMIN, FINANCE_OFFICER
+
+bp = Blueprint("rates_pages", __name__)
+
+EDITORS = (ADMIN, FINANCE_OFFICER)
+
+
+@bp.route("/rates", methods=["GET", "POST"])
+@page()
+def rates() -> Any:
+    user = me()
+    form: dict[str, str] = {"month": today().strftime("%Y-%m")}
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if user.role not in EDITORS:
+            raise Forbidden("Only finance officers and admins set exchange rates.")
+        form = {
+            "month": request.form.get("month", "").strip(),
+            "currency": request.form.get("currency", "").strip().upper(),
+            "rate": request.form.get("rate", "").strip(),
+        }
+
+        def run() -> Any:
+            path = RatePathSchema().load({"month": form["month"], "currency": form["currency"]})
+            data = RatePutSchema().load({"rate": form["rate"]})
+            return services.set_rate(path["month"], path["currency"], data["rate"], actor=user)
+
+        _, errors, status = run_form(run)
+        if status == 200:
+            flash(f"Rate of {form['currency']} for {form['month']} saved.", "success")
+            return redirect(url_for("rates_pages.rates", month=form["month"]))
+    filters = {k: v for k, v in request.args.items() if k in ("month", "currency") and v}
+    try:
+        query = RateQuerySchema().load(filters)
+    except ValidationError:
+        flash("The month filter should look like 2025-03.", "error")
+        query = {}
+    return (
+        render_template(
+            "rates/rates.html",
+            rates=services.list_rates(query),
+            month=query.get("month", ""),
+            can_edit=user.role in EDITORS,
+            form=form,
+            errors=errors,
+        ),
+        status,
+    )

@@ -1,0 +1,1 @@
+"""The HTTP side of reports: API, pages, schemas and presenters."""

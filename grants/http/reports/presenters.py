@@ -1,0 +1,62 @@
+"""A report as the API shows it: its lines with what was accepted, and its files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grants.reports.models import Attachment, Report
+from grants.reports.services import due_on, outside_period
+from grants.users.models import User
+from workflows.report import REPORT
+
+
+def report_out(report: Report, user: User) -> dict[str, Any]:
+    grant = report.grant
+    by_line: dict[int | None, list[Attachment]] = {}
+    for a in report.attachments:
+        by_line.setdefault(a.expense_id, []).append(a)
+    submitted = report.state in ("submitted", "accepted")
+    return {
+        "id": report.id,
+        "grant_id": report.grant_id,
+        "kind": report.kind,
+        "state": report.state,
+        "narrative": report.narrative,
+        "due_on": due_on(grant, report.kind),
+        "submitted_at": report.submitted_at,
+        "accepted_at": report.accepted_at,
+        "expenses": [
+            {
+                **{c: getattr(e, c) for c in _LINE_FIELDS},
+                "eligible_eur": e.accepted_eligible_cents if submitted else None,
+                "outside_period": outside_period(e, grant),
+                "attachments": by_line.get(e.id, []),
+            }
+            for e in report.expenses
+        ],
+        "attachments": by_line.get(None, []),
+        "total_eur": sum(e.amount_eur_cents or 0 for e in report.expenses) if submitted else None,
+        "eligible_eur": sum(e.accepted_eligible_cents for e in report.expenses)
+        if submitted
+        else None,
+        "available_events": REPORT.available(report.state, [user.role]),
+    }
+
+
+_LINE_FIELDS = (
+    "id",
+    "invoice_number",
+    "invoice_date",
+    "payment_date",
+    "supplier",
+    "description",
+    "category",
+    "currency",
+    "amount_cents",
+    "vat_cents",
+    "vat_recoverable",
+    "rate_micros",
+    "amount_eur_cents",
+    "eligible_eur_cents",
+    "ineligible_reason",
+)

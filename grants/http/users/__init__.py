@@ -1,0 +1,1 @@
+"""The HTTP side of users: API, pages, schemas and presenters."""

@@ -1,0 +1,582 @@
+"""What every HTML page shares: the signed-in user of the session, CSRF, forms, errors, filters.
+
+The pages sign in with Flask's signed session cookie (it holds the user id and a random CSRF
+token); the JSON API under ``/api/v1`` accepts only bearer tokens and is exempt from CSRF.
+Views parse forms with the API's schemas and call the same services; this module only turns
+forms into dicts, errors into words and cents into money.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hmac
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from flask import (
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from markupsafe import Markup
+from marshmallow import ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from grants.errors import AppError, Forbidden, Unauthorized
+from grants.extensions import db
+from grants.money import format_money
+from grants.rates.models import format_rate
+from grants.users.credentials import open_page_session, revoke_page_session, token_digest
+from grants.users.models import PageSession, User
+from workflows import TransitionNotAllowed, WorkflowError
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_FIELD = "csrf_token"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+ROLE_NAMES = {
+    "city_member": "City team",
+    "finance_officer": "Finance officer",
+    "mentor": "Mentor",
+    "auditor": "Auditor",
+    "admin": "Administrator",
+}
+STATE_NAMES = {
+    "draft": "Draft",
+    "submitted": "Submitted",
+    "changes_requested": "Changes requested",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "withdrawn": "Withdrawn",
+    "disbursed": "Advance paid",
+    "interim_reported": "Interim report accepted",
+    "final_reported": "Final report accepted",
+    "closed": "Closed",
+    "terminated": "Terminated",
+    "returned": "Returned",
+    "accepted": "Accepted",
+    "authorised": "Authorised",
+    "paid": "Paid",
+    "cancelled": "Cancelled",
+    "queued": "Queued",
+    "running": "Running",
+    "finished": "Finished",
+    "failed": "Failed",
+}
+REASON_NAMES = {
+    "invalid_transition": "Not possible in the current state",
+    "cap_exceeded": "Above the title's seed money",
+    "city_not_eligible": "The city is not eligible now",
+    "four_eyes": "Another finance officer must confirm",
+    "rate_missing": "An exchange rate is missing",
+    "over_approved": "Above the approved or requested amount",
+    "money_owed": "Money is still owed",
+    "not_ready": "Not ready yet",
+    "stale": "Someone else changed it at the same time",
+    "title_overlap": "The titles overlap",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The session cookie
+
+
+class PageSessionInterface(SecureCookieSessionInterface):
+    """The signed cookie session, marked Secure when the request came over HTTPS.
+
+    ``SESSION_COOKIE_SECURE`` forces it (behind a proxy that ends TLS, when the WSGI server
+    does not see the scheme).
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        forced = bool(app.config.get("SESSION_COOKIE_SECURE"))
+        return forced or (has_request_context() and request.is_secure)
+
+
+def is_api_path(path: str) -> bool:
+    """The JSON side: the API under ``/api/v1`` and the health check."""
+    return path.startswith("/api/") or path in ("/api", "/healthz")
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (made on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse any page request that changes something without the session's token (400)."""
+    if request.method in SAFE_METHODS or is_api_path(request.path):
+        return
+    expected = session.get("csrf")
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
+    if not expected or not hmac.compare_digest(str(expected), str(sent)):
+        abort(
+            400,
+            description="The form's security token is missing or out of date. "
+            "Go back, reload the page and send the form again.",
+        )
+
+
+#: The cookie session's keys: the user's id and the random id of the server-side page session.
+SESSION_USER, SESSION_ID = "uid", "sid"
+_PAGE_USER = "pearl.page_user"
+
+
+def sign_in(user: User) -> None:
+    """A fresh session for ``user`` (a new CSRF token too: no fixation).
+
+    A new server-side session row is committed at once (the cookie holds its random id, the
+    database only its hash); a session the browser held before ends for good.
+    """
+    old = session.get(SESSION_ID)
+    if isinstance(old, str) and old:
+        revoke_page_session(old)
+    raw = open_page_session(user)
+    db.session.commit()
+    session.clear()
+    session[SESSION_USER] = user.id
+    session[SESSION_ID] = raw
+    session["csrf"] = secrets.token_urlsafe(32)
+    request.environ.pop(_PAGE_USER, None)
+
+
+def sign_out() -> None:
+    """End this browser's session for good: its row is revoked (committed), the cookie cleared.
+
+    A copy of the cookie replayed later finds a revoked row and is signed out.
+    """
+    raw = session.get(SESSION_ID)
+    if isinstance(raw, str) and raw:
+        revoke_page_session(raw)
+        db.session.commit()
+    session.clear()
+    request.environ.pop(_PAGE_USER, None)
+
+
+def signed_in_user() -> User | None:
+    """The active user of the session cookie, looked up once per request.
+
+    One query joins the session row and its user: a revoked session, an inactive user or a
+    cookie whose user id does not match its session signs nobody in (and is dropped).
+    """
+    raw = session.get(SESSION_ID)
+    cached = request.environ.get(_PAGE_USER)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    user = None
+    if isinstance(raw, str) and raw:
+        row = db.session.execute(
+            select(PageSession, User)
+            .join(User, PageSession.user_id == User.id)
+            .where(
+                PageSession.token_hash == token_digest(raw),
+                PageSession.revoked_at.is_(None),
+                User.is_active.is_(True),
+            )
+        ).first()
+        if row is not None and row[1].id == session.get(SESSION_USER):
+            user = row[1]
+            g.page_session = row[0]
+    if user is None and (SESSION_ID in session or SESSION_USER in session):
+        session.pop(SESSION_ID, None)  # a stale cookie: forget it, keep the CSRF token
+        session.pop(SESSION_USER, None)
+        raw = None
+    request.environ[_PAGE_USER] = (raw, user)
+    if user is not None:
+        g.user = user  # helpers that read g.user see the same person
+    return user
+
+
+def page(roles: Iterable[str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page for signed-in users (others go to the sign-in page); ``roles`` may see it."""
+    allowed = tuple(roles) if roles is not None else None
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = signed_in_user()
+            if user is None:
+                target = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("users_pages.login", next=target))
+            if allowed is not None and user.role not in allowed:
+                raise Forbidden("Your role may not open this page.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def me() -> User:
+    user = signed_in_user()
+    if user is None:  # @page signs the visitor in first; this is the second line
+        raise Unauthorized()
+    return user
+
+
+def require_role(*roles: str) -> None:
+    """403 unless the signed-in user has one of ``roles`` (checked after the 404 of scope)."""
+    if me().role not in roles:
+        raise Forbidden("Your role may not do this.")
+
+
+#: At most this long a ``next`` target; longer ones are not followed.
+_MAX_NEXT = 2000
+
+
+def _hostile_chars(value: str) -> bool:
+    """Whitespace, backslashes and control or format characters (browsers drop some of them
+    and read a backslash as ``/``: a tab between two slashes would make ``//evil.example``)."""
+    return any(
+        ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        for ch in value
+    )
+
+
+def _same_site_path(value: str, *, decoded: bool = False) -> bool:
+    """A path of this site: one leading ``/``, no scheme or host, no dot segment, nothing a
+    browser would read otherwise. A decoded form is checked up to its query (where a decoded
+    ``%20`` is only a space)."""
+    path = re.split(r"[?#]", value, maxsplit=1)[0] if decoded else value
+    if not path.startswith("/") or path.startswith("//") or _hostile_chars(path):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return False
+    return not any(segment in (".", "..") for segment in parts.path.split("/"))
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (never another host) to go to after signing in.
+
+    The target is checked as it came (no whitespace, backslash or control character
+    anywhere) and again after percent-decoding, until decoding no longer changes it, so that
+    ``/%2F%2Fevil.example`` or ``/%5Cevil.example`` is refused too. Anything else goes to the
+    dashboard.
+    """
+    fallback = url_for("pages.dashboard")
+    if not isinstance(target, str) or not target or len(target) > _MAX_NEXT:
+        return fallback
+    if not _same_site_path(target):
+        return fallback
+    decoded = target
+    for _ in range(5):
+        once = unquote(decoded, errors="replace")
+        if once == decoded:
+            return target
+        decoded = once
+        if not _same_site_path(decoded, decoded=True):
+            return fallback
+    return fallback  # still changing after five decodings: not a plain path
+
+
+# ---------------------------------------------------------------------------------------------
+# Forms
+
+
+REFUSALS = (409, 413, 415, 422, 429)
+
+
+def refusal_message(exc: BaseException) -> str | None:
+    """The words of a refusal to show beside a form, or None for errors that need a page."""
+    if isinstance(exc, TransitionNotAllowed):
+        return f"{STATE_NAMES.get(exc.state, exc.state)}: this cannot be done now."
+    if isinstance(exc, AppError) and exc.code in REFUSALS:
+        message = exc.message
+        if exc.code == 422 and exc.errors and message == "The request is not valid: see errors.":
+            message = "Please correct the fields marked below."
+        return message
+    return None
+
+
+def act(action: Callable[[], Any], *, success: str, back: str) -> Response:
+    """Run a service call, commit, and go ``back`` with a message (POST → redirect → GET).
+
+    Refusals (409 and kin, and fields that do not pass the schema) are shown as a message in
+    words; other errors (403, 404, 500) make an error page.
+    """
+    try:
+        action()
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(_in_words(flat_errors(exc.messages), "Please correct this:"), "error")
+        return redirect(back)
+    except (AppError, WorkflowError) as exc:
+        db.session.rollback()
+        message = refusal_message(exc)
+        if message is None:
+            raise
+        flash(_in_words(flat_errors(getattr(exc, "errors", None) or {}), message), "error")
+        return redirect(back)
+    flash(success, "success")
+    return redirect(back)
+
+
+def _in_words(errors: dict[str, list[str]], lead: str) -> str:
+    parts = [lead]
+    for name, messages in errors.items():
+        parts.append(f"{words(name.rsplit('-', 1)[-1]).capitalize()}: {' '.join(messages)}")
+    return " ".join(parts)
+
+
+def run_form(action: Callable[[], Any]) -> tuple[Any, dict[str, list[str]], int]:
+    """Parse and act for a form page: ``(result, field errors, status)``; 200 means done.
+
+    The action loads the form's dict with the API's schema and calls the service; it is
+    committed here. Field errors (422) go next to the fields; a refusal (409 and kin) becomes
+    a message above the form; anything else makes an error page.
+    """
+    try:
+        result = action()
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        flash("Please correct the fields marked below.", "error")
+        return None, flat_errors(exc.messages), 422
+    except (AppError, WorkflowError) as exc:
+        db.session.rollback()
+        message = refusal_message(exc)
+        if message is None:
+            raise
+        flash(message, "error")
+        code = exc.code if isinstance(exc, AppError) else 409
+        return None, flat_errors(getattr(exc, "errors", None) or {}), code
+    return result, {}, 200
+
+
+_REQUIRED = "Missing data for required field."
+
+
+def flat_errors(messages: Mapping[Any, Any], prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"budget_lines-0-amount": [...]}`` for the fields.
+
+    An API error's location level (``json``, ``form``, ``files``, ``query``) is dropped.
+    """
+    out: dict[str, list[str]] = {}
+    if not prefix and set(messages) <= {"json", "form", "files", "query"} and messages:
+        merged: dict[Any, Any] = {}
+        for value in messages.values():
+            if isinstance(value, Mapping):
+                merged.update(value)
+        messages = merged
+    for key, value in messages.items():
+        name = f"{prefix}-{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flat_errors(value, name))
+        else:
+            items = value if isinstance(value, list | tuple) else [value]
+            out[name] = ["Please fill this in." if m == _REQUIRED else str(m) for m in items]
+    return out
+
+
+def indexed_rows(
+    form: Mapping[str, str], prefix: str, fields: Iterable[str]
+) -> dict[int, dict[str, str]]:
+    """Repeated rows ``prefix-N-field`` of a form by their index N (blank ones included)."""
+    pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)-(\w+)$")
+    names = tuple(fields)
+    rows: dict[int, dict[str, str]] = {}
+    for key in form:
+        match = pattern.match(key)
+        if match and match.group(2) in names and len(match.group(1)) < 6:
+            rows.setdefault(int(match.group(1)), {})[match.group(2)] = form.get(key, "").strip()
+    return dict(sorted(rows.items()))
+
+
+def line_rows(form: Mapping[str, str], prefix: str, fields: Iterable[str]) -> list[dict[str, str]]:
+    """The rows of a form in order, without the wholly blank ones."""
+    return [row for row in indexed_rows(form, prefix, fields).values() if any(row.values())]
+
+
+def as_int(value: str | None) -> Any:
+    """A form's id as a number for the (strict) id fields; anything else as it came."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 12 else (value or None)
+
+
+def drop_blank(data: dict[str, Any], optional_none: Iterable[str] = ()) -> dict[str, Any]:
+    """Blank fields left out (the schema says "required"); blank optional ones become None."""
+    out: dict[str, Any] = {}
+    nullable = set(optional_none)
+    for key, value in data.items():
+        if isinstance(value, str) and value == "":
+            if key in nullable:
+                out[key] = None
+            continue
+        out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing things
+
+
+def money(cents: int | None, currency: str = "EUR") -> str:
+    """``123450`` → ``"1,234.50 EUR"`` (a narrow no-break space keeps the unit with it)."""
+    text = format_money(cents)
+    if text is None:
+        return "—"
+    sign = "−" if text.startswith("-") else ""
+    whole, fraction = text.lstrip("-").split(".")
+    return f"{sign}{int(whole):,}.{fraction}\u00a0{currency}"
+
+
+def when(value: dt.datetime | dt.date | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def state_name(state: str | None) -> str:
+    if not state:
+        return "—"
+    return STATE_NAMES.get(state, state.replace("_", " ").capitalize())
+
+
+def words(name: str | None) -> str:
+    return (name or "").replace("_", " ")
+
+
+#: Bidirectional embeddings, overrides and isolates, and their terminators.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_OPENS_EMBEDDING, _OPENS_ISOLATE = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068"
+_PDF, _PDI = "\u202c", "\u2069"
+
+
+def balance_bidi(value: str) -> str:
+    """``value`` with every embedding, override or isolate it opens closed at its end.
+
+    Text a user typed may hold a right-to-left override; shown unclosed it would reverse the
+    rest of the line (the grant's number, an amount) on the page. Closed, it affects only the
+    text itself. Nothing else changes, so it is safe in attributes and form values too.
+    """
+    if _BIDI.search(value) is None:
+        return value
+    stack: list[str] = []
+    for char in value:
+        if char in _OPENS_EMBEDDING:
+            stack.append(_PDF)
+        elif char in _OPENS_ISOLATE:
+            stack.append(_PDI)
+        elif char == _PDF and stack and stack[-1] == _PDF:
+            stack.pop()
+        elif char == _PDI and _PDI in stack:
+            while stack.pop() != _PDI:  # an isolate's end also ends what was opened in it
+                pass
+    return value + "".join(reversed(stack))
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` of a template: strings with their bidi controls closed."""
+    return balance_bidi(value) if isinstance(value, str) else value
+
+
+def register_page_helpers(app: Flask) -> None:
+    """The session cookie, the CSRF check, and the filters and globals of the templates.
+
+    (The HTML error pages are chosen by ``grants.errors.any_error``, see ``html_error``.)
+    """
+    app.session_interface = PageSessionInterface()
+    app.jinja_env.finalize = _finalize
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.jinja_env.filters.update(money=money, when=when, state_name=state_name, words=words)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token,
+        CSRF_FIELD=CSRF_FIELD,
+        ROLE_NAMES=ROLE_NAMES,
+        signed_in_user=signed_in_user,
+    )
+    app.jinja_env.filters["rate"] = format_rate
+    app.jinja_env.filters["amount"] = format_money  # plain "1234.50", as typed in a form
+    app.before_request(check_csrf)
+
+    @app.after_request
+    def no_store_for_signed_in_pages(response: Response) -> Response:
+        # A signed-in page holds personal and financial data: no copy in caches or history.
+        if (
+            not is_api_path(request.path)
+            and session.get("uid")
+            and not request.path.startswith("/static/")
+        ):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def html_error(exc: BaseException, body: dict[str, Any], code: int) -> Response:
+    """The HTML error page of a page request (the API keeps its JSON)."""
+    if code >= 500:
+        message = "Something went wrong on our side. It has been logged; please try again later."
+    else:
+        message = body.get("message") or HTTPStatus(code).phrase
+    reason = body.get("reason")
+    heading = {
+        400: "The request could not be used",
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Page not found",
+        405: "Not allowed here",
+        409: "This cannot be done now",
+        413: "The file is too large",
+        415: "This type of file is not accepted",
+        422: "Some fields need correcting",
+        429: "Too many attempts",
+    }.get(code, "Something went wrong" if code >= 500 else HTTPStatus(code).phrase)
+    if code == 404:
+        message = "There is nothing here, or it is not shared with you."
+    try:
+        html = render_template(
+            "errors/error.html",
+            code=code,
+            heading=heading,
+            message=message,
+            reason=REASON_NAMES.get(reason or ""),
+            status=HTTPStatus(code).phrase,
+        )
+    except Exception:  # the error page itself must never fail
+        html = f"<!doctype html><title>{code}</title><h1>{code} {HTTPStatus(code).phrase}</h1>"
+    response = Response(html, status=code, mimetype="text/html")
+    if isinstance(exc, HTTPException) and code == 405:
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+    return response
+
+
+def markup(svg: str) -> Markup:
+    """Server-made SVG (escaped while it was built) for a template."""
+    # Built from the workflow table with every text escaped (workflows/diagram.py).
+    return Markup(svg)  # noqa: S704  # nosec B704

@@ -1,0 +1,244 @@
+"""Payouts with four eyes: one finance officer authorises, another confirms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm.util import identity_key
+
+from grants import audit
+from grants.audit import Action
+from grants.cities.services import release_from_cap
+from grants.db import utcnow
+from grants.errors import (
+    Forbidden,
+    FourEyes,
+    InvalidTransition,
+    OverApproved,
+    Unprocessable,
+)
+from grants.extensions import db
+from grants.grant.models import Grant, GrantFigures
+from grants.grant.services import (
+    transition_grant,
+)
+from grants.lifecycle import fire_and_record, precheck
+from grants.money import format_money, share_of
+from grants.payouts.models import Payout
+from grants.users.models import User
+from workflows.grant import APPROVED, ENDED, FINAL_REPORTED, FINANCE_OFFICER, TERMINATED
+from workflows.payout import (
+    ADVANCE,
+    AUTHORISED,
+    BALANCE,
+    KINDS,
+    LIVE,
+    OUTGOING,
+    PAYOUT,
+    RECOVERY,
+)
+
+#: The audit action of each payout event.
+PAYOUT_ACTIONS = {"confirm_paid": Action.PAYOUT_PAID, "cancel": Action.PAYOUT_CANCELLED}
+
+
+def list_payouts(grant: Grant) -> list[Payout]:
+    return list(
+        db.session.scalars(select(Payout).where(Payout.grant_id == grant.id).order_by(Payout.id))
+    )
+
+
+def _reserve(grant: Grant, cents: int) -> None:
+    """Count an outgoing payout against the approved amount, atomically (like the cap)."""
+    result = db.session.execute(
+        update(Grant)
+        .where(Grant.id == grant.id, Grant.payout_cents + cents <= Grant.approved_cents)
+        .values(payout_cents=Grant.payout_cents + cents)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise OverApproved(
+            f"A payout of {format_money(cents)} exceeds what remains of the approved amount."
+        )
+    _refresh_counter(grant.id)
+
+
+def _release(grant_id: int, cents: int) -> None:
+    db.session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id)
+        .values(payout_cents=Grant.payout_cents - cents)
+        .execution_options(synchronize_session=False)
+    )
+    _refresh_counter(grant_id)
+
+
+def _refresh_counter(grant_id: int) -> None:
+    grant = db.session.identity_map.get(identity_key(Grant, grant_id))
+    if grant is not None:
+        db.session.expire(grant, ["payout_cents", "version"])
+
+
+def payout_terms(grant: Grant, kind: str, figures: GrantFigures) -> tuple[str | None, int]:
+    """Whether a payout of ``kind`` may be authorised on ``grant`` now, and its default amount.
+
+    ``figures`` are the grant's money figures (``grants.figures.grant_figures``), read after the
+    grant was locked. Returns (the reason it is refused, or None; the default amount in cents).
+    The one place these rules live: the service enforces them, the pages offer only what passes.
+    """
+    live = [p for p in list_payouts(grant) if p.state in LIVE]
+    if kind == ADVANCE:
+        if grant.state != APPROVED:
+            return f"An advance is paid once the grant is approved, not {grant.state}.", 0
+        if any(p.kind == ADVANCE for p in live):
+            return "This grant has an advance already.", 0
+        return None, share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
+    if kind == BALANCE:
+        if grant.state != FINAL_REPORTED:
+            return "A balance is paid only after the final report is accepted.", 0
+        if any(p.kind == BALANCE and p.state == AUTHORISED for p in live):
+            # A part-paid balance may be followed by another; an unconfirmed one may not.
+            return "A balance payout is waiting for its confirmation.", 0
+        due = figures.balance_due
+        if due <= 0:
+            return "No balance is due: the city has been paid what it spent.", 0
+        return None, due
+    if grant.state not in (FINAL_REPORTED, TERMINATED):
+        return "A recovery is asked once the final report is accepted or the grant terminated.", 0
+    pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
+    owed = figures.recovery_due - pending
+    if owed <= 0:
+        return "Nothing is owed back by the city.", 0
+    return None, owed
+
+
+def authorise_payout(
+    grant: Grant, data: dict[str, Any], *, actor: User, figures: GrantFigures
+) -> Payout:
+    """Authorise an advance, a balance or a recovery (amount defaulted per domain.md).
+
+    ``grant`` is locked and ``figures`` are its figures read after the lock.
+    """
+    if actor.role != FINANCE_OFFICER:
+        raise Forbidden("Only finance officers authorise payouts.")
+    kind = data["kind"]
+    refusal, due = payout_terms(grant, kind, figures)
+    if refusal:
+        raise InvalidTransition(refusal)
+    amount = data.get("amount")
+    if amount is None:
+        amount = due
+    if kind == RECOVERY and amount > due:
+        raise OverApproved(
+            f"A recovery of {format_money(amount)} exceeds what is owed, {format_money(due)}."
+        )
+    if amount <= 0:
+        raise InvalidTransition("Nothing to pay.")
+    if kind in OUTGOING:
+        _reserve(grant, amount)
+    payout = Payout(
+        grant_id=grant.id,
+        kind=kind,
+        amount_cents=amount,
+        state=PAYOUT.initial,
+        authorised_by_id=actor.id,
+        authorised_at=utcnow(),
+    )
+    db.session.add(payout)
+    db.session.flush()
+    audit.log(
+        Action.PAYOUT_AUTHORISED,
+        payout,
+        actor=actor,
+        to_state=payout.state,
+        data={"payout_id": payout.id, "kind": kind, "amount": format_money(amount)},
+    )
+    return payout
+
+
+def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> Payout:
+    """Confirm a payout paid (another officer than the authoriser) or cancel it."""
+    event = data["event"]
+    _row, comment = precheck(PAYOUT, event, actor.role, data.get("comment"), what="payouts")
+    if event == "confirm_paid":
+        errors = {
+            name: ["Required to confirm a payout."]
+            for name in ("paid_on", "payment_reference")
+            if not data.get(name)
+        }
+        if errors:
+            raise Unprocessable(errors={"json": errors})
+    PAYOUT.check(event, payout.state, actor.role)
+    audit_data: dict[str, Any] = {
+        "payout_id": payout.id,
+        "kind": payout.kind,
+        "amount": format_money(payout.amount_cents),
+    }
+    if event == "confirm_paid":
+        if payout.authorised_by_id == actor.id:
+            raise FourEyes()
+        if data["paid_on"] > dt.datetime.now(dt.UTC).date():
+            raise Unprocessable.field("paid_on", "A payment cannot be dated in the future.")
+        if payout.kind in OUTGOING:
+            grant = db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
+            if grant.state in ENDED:
+                # Its title already counts only what it cost: paying more would pass the cap.
+                raise InvalidTransition(
+                    f"The grant is {grant.state}: nothing more is paid out to it; "
+                    "cancel this payout."
+                )
+        payout.confirmed_by_id = actor.id
+        payout.confirmed_by = actor  # the answer names the confirming officer
+        payout.confirmed_at = utcnow()
+        payout.paid_on = data["paid_on"]
+        payout.payment_reference = data["payment_reference"]
+        audit_data.update(
+            paid_on=payout.paid_on.isoformat(), payment_reference=payout.payment_reference
+        )
+    else:
+        payout.cancelled_by_id = actor.id
+        payout.cancelled_at = utcnow()
+        payout.cancel_comment = comment
+        if payout.kind in OUTGOING:
+            _release(payout.grant_id, payout.amount_cents)
+    fire_and_record(
+        PAYOUT,
+        payout,
+        event,
+        actor=actor,
+        action=PAYOUT_ACTIONS[event],
+        comment=comment,
+        data=audit_data,
+    )
+    if event == "confirm_paid" and payout.kind == RECOVERY:
+        grant = db.session.get(Grant, payout.grant_id)
+        if grant.state in ENDED:
+            # An ended grant counts only what it cost; money returned frees the city's headroom.
+            release_from_cap(grant.title_id, payout.amount_cents)
+    if event == "confirm_paid" and payout.kind == ADVANCE:
+        grant = db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
+        if grant.state == APPROVED:
+            transition_grant(
+                grant,
+                "advance_paid",
+                actor=actor,
+                cause={"cause": "confirm_paid", "payout_id": payout.id},
+            )
+    return payout
+
+
+def can_confirm(payout: Payout, user: User) -> bool:
+    """Four eyes: a finance officer confirms a payout only if another officer authorised it."""
+    return (
+        user.role == FINANCE_OFFICER
+        and payout.state == AUTHORISED
+        and payout.authorised_by_id != user.id
+    )
+
+
+def authorisable_kinds(grant: Grant, figures: GrantFigures) -> list[str]:
+    """The kinds of payout that ``authorise_payout`` would accept for ``grant`` now."""
+    return [kind for kind in KINDS if payout_terms(grant, kind, figures)[0] is None]
