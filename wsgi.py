@@ -1,5 +1,5 @@
 """Entry point for ``flask --app wsgi …`` and for gunicorn (``gunicorn wsgi:app``)."""
 
-from grants import create_app
+from grants.app import create_app
 
 app = create_app()

@@ -170,7 +170,7 @@ def count_statements(app: Any, engine: Any, calls: list[Callable[[Any], Any]]) -
 def statements(url: str, secret: str, token: str, grant_id: int) -> dict[str, tuple[int, int]]:
     """``{"read": (project, bare), "write": (project, bare)}``: SQL statements per request."""
     from bench import bare_app
-    from grants import create_app
+    from grants.app import create_app
     from grants.extensions import db
 
     auth = {"Authorization": f"Bearer {token}"}
@@ -362,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
             env = {k: v for k, v in os.environ.items() if k not in ("FLASK_DEBUG", "REDIS_URL")}
             env.update(DATABASE_URL=url, SECRET_KEY=secret, BARE_DATABASE_URL=url)
             migrate(env)
-            from grants import create_app
+            from grants.app import create_app
             from grants.extensions import db
 
             app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "REDIS_URL": None})

@@ -33,7 +33,7 @@ CITIES = 10
 
 
 def make_app(url: str):
-    from grants import create_app
+    from grants.app import create_app
 
     return create_app({"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url})
 

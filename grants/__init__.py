@@ -1,5 +1,5 @@
-"""Pearl Grants: seed money for the BSR Cultural Pearls."""
+"""Pearl Grants: seed money for the BSR Cultural Pearls.
 
-from grants.app import create_app
-
-__all__ = ["create_app"]
+The app is built by ``grants.app.create_app``; importing this package imports nothing else, so
+that any module of it can be imported first.
+"""

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from grants import create_app
+from grants.app import create_app
 from grants.extensions import db
 from tests.factories import Factory
 

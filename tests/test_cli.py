@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from grants import create_app
+from grants.app import create_app
 from grants.config import DEFAULTS, ConfigError
 from grants.db import today
 from grants.extensions import db

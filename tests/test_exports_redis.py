@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from grants import create_app
+from grants.app import create_app
 from tests.conftest import REDIS_URL, needs_redis
 from tests.factories import Factory
 from tests.test_money_life import approved_grant, pay

@@ -63,7 +63,7 @@ def create_database() -> tuple[str, Callable[[], None]]:
 
 def seed(url: str, secret: str) -> int:
     """Cities with titles valid today, their members, officers, an auditor, an admin, rates."""
-    from grants import create_app
+    from grants.app import create_app
     from grants.cities.services import create_city, create_title
     from grants.extensions import db
     from grants.rates.models import parse_rate
