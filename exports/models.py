@@ -11,8 +11,15 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from grants.db import Base, in_list, utcnow
 
 KINDS = ("grant_statement", "city_statement", "programme_statement")
+#: The English names of the kinds (the page's headings, the workbook's title).
+KIND_LABELS = {
+    "grant_statement": "Grant statement",
+    "city_statement": "City statement",
+    "programme_statement": "Programme statement",
+}
 QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
 STATUSES = (QUEUED, RUNNING, FINISHED, FAILED)
+STATUS_LABELS = {QUEUED: "Queued", RUNNING: "Running", FINISHED: "Finished", FAILED: "Failed"}
 
 
 class Export(Base):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from exports.datasets import Scope
-from exports.models import Export
+from exports.models import KIND_LABELS, Export
 from exports.workbooks import SheetResult
 from grants.audit import AuditEvent
 from grants.audit import head as audit_head
@@ -17,12 +17,6 @@ from grants.extensions import db
 from grants.money import format_money
 from grants.payouts.models import Payout
 from grants.reports.models import ExpenseLine, Report
-
-TITLES = {
-    "grant_statement": "Grant statement",
-    "city_statement": "City statement",
-    "programme_statement": "Programme statement",
-}
 
 
 def file_name(export: Export, at: dt.datetime) -> str:
@@ -32,7 +26,7 @@ def file_name(export: Export, at: dt.datetime) -> str:
 
 def properties(export: Export, requester: str) -> dict[str, str]:
     return {
-        "title": f"BSR Cultural Pearls seed money: {TITLES[export.kind].lower()}",
+        "title": f"BSR Cultural Pearls seed money: {KIND_LABELS[export.kind].lower()}",
         "subject": json.dumps(export.params, sort_keys=True),
         "creator": "Pearl Grants",
         "description": f"Export {export.id} requested by {requester}",
@@ -63,7 +57,7 @@ def about_rows(
 ) -> list[tuple[str, Any]]:
     head_id, head_hash = audit_head(db.session)
     rows: list[tuple[str, Any]] = [
-        ("Statement", TITLES[export.kind]),
+        ("Statement", KIND_LABELS[export.kind]),
         ("Programme", "BSR Cultural Pearls seed money"),
         ("Export id", export.id),
         ("Parameters", json.dumps(export.params, sort_keys=True)),

@@ -9,21 +9,21 @@ from sqlalchemy import select
 
 from exports import jobs, services
 from exports.api import READERS, XLSX, file_content
-from exports.models import FINISHED, Export
+from exports.models import FINISHED, KIND_LABELS, STATUS_LABELS, Export
 from exports.schemas import ExportCreateSchema
 from grants.cities.models import City, Title
 from grants.extensions import db
 from grants.http.auth import mark_writes
-from grants.http.web import as_int, me, page, run_form, state_name
+from grants.http.web import as_int, me, page, run_form
 from grants.scope import list_query
 
 bp = Blueprint("statements_pages", __name__)
 
-KIND_NAMES = {
-    "grant_statement": "Grant statement",
-    "city_statement": "City statement",
-    "programme_statement": "Programme statement",
-}
+
+@bp.app_template_filter("export_kind_label")
+def export_kind_label(kind: str) -> str:
+    """The English name of a kind of statement (``exports.models.KIND_LABELS``)."""
+    return KIND_LABELS[kind]
 
 
 def export_status(export: Export) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def export_status(export: Export) -> dict[str, Any]:
     return {
         "id": export.id,
         "status": export.status,
-        "status_name": state_name(export.status),
+        "status_name": STATUS_LABELS[export.status],
         "progress": export.progress,
         "error": export.error,
         "file_name": export.file_name,
@@ -73,7 +73,7 @@ def statements() -> Any:
         export, errors, status = run_form(run)  # committed: the row is the truth
         if status == 200:
             jobs.dispatch(export.id)
-            flash(f"{KIND_NAMES[export.kind]} {export.id} requested.", "success")
+            flash(f"{KIND_LABELS[export.kind]} {export.id} requested.", "success")
             return redirect(url_for("statements_pages.statements", _anchor=f"export-{export.id}"))
     exports = list(db.session.scalars(select(Export).order_by(Export.id.desc()).limit(50)))
     titles = list(
@@ -91,7 +91,6 @@ def statements() -> Any:
             grants=list(db.session.scalars(list_query(user, {}))),
             titles=titles,
             years=years,
-            kind_names=KIND_NAMES,
             errors=errors,
             failed_kind=kind,
         ),

@@ -15,6 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 class AppError(Exception):
     code = 400
     reason: str | None = None
+    #: The reason in a few words, as a page shows it (every refusal with a reason has one).
+    label: str | None = None
     message = "The request cannot be processed."
 
     def __init__(
@@ -68,6 +70,7 @@ class TooManyAttempts(AppError):
 class Conflict(AppError):
     code = 409
     reason = "invalid_transition"
+    label = "Not possible in the current state"
     message = "The request conflicts with the current state."
 
 
@@ -77,16 +80,19 @@ class InvalidTransition(Conflict):
 
 class CapExceeded(Conflict):
     reason = "cap_exceeded"
+    label = "Above the title's seed money"
     message = "The amount exceeds what is left of the title's seed money."
 
 
 class CityNotEligible(Conflict):
     reason = "city_not_eligible"
+    label = "The city is not eligible now"
     message = "The city is not eligible for seed money now."
 
 
 class FourEyes(Conflict):
     reason = "four_eyes"
+    label = "Another finance officer must confirm"
     message = (
         "A payout must be confirmed by another finance officer than the one who authorised it."
     )
@@ -94,47 +100,66 @@ class FourEyes(Conflict):
 
 class RateMissing(Conflict):
     reason = "rate_missing"
+    label = "An exchange rate is missing"
     message = "No exchange rate is known for a currency in the submission month."
 
 
 class OverApproved(Conflict):
     reason = "over_approved"
+    label = "Above the approved or requested amount"
     message = "The amount exceeds what was requested or what remains of the approved amount."
 
 
 class MoneyOwed(Conflict):
     reason = "money_owed"
+    label = "Money is still owed"
     message = "Money is still owed: the grant cannot be closed."
 
 
 class NotReady(Conflict):
     reason = "not_ready"
+    label = "Not ready yet"
     message = "The file is not ready yet."
 
 
 class IdempotencyMismatch(Conflict):
     reason = "idempotency_mismatch"
+    label = "The key was used with another request"
     message = "This Idempotency-Key was used with another request body."
 
 
 class IdempotencyInProgress(Conflict):
     reason = "idempotency_in_progress"
+    label = "The first request with this key is still running"
     message = "The first request with this Idempotency-Key is still running: retry later."
 
 
 class Stale(Conflict):
     reason = "stale"
+    label = "Someone else changed it at the same time"
     message = "A concurrent change won or a lock wait timed out: retry."
 
 
 class AlreadyTaken(Conflict):
     reason = "conflict"
+    label = "Already taken"
     message = "A unique value is already taken (for example an e-mail address): choose another."
 
 
 class TitleOverlap(Conflict):
     reason = "title_overlap"
+    label = "The titles overlap"
     message = "The city already holds a title whose validity overlaps this one."
+
+
+def _refusals(cls: type[AppError]) -> list[type[AppError]]:
+    return [cls, *(sub for child in cls.__subclasses__() for sub in _refusals(child))]
+
+
+#: The label of every reason of a refusal, read from the classes above (the one source).
+REASON_LABELS: dict[str, str] = {
+    cls.reason: cls.label for cls in _refusals(Conflict) if cls.reason and cls.label
+}
 
 
 def is_contention(exc: BaseException) -> bool:

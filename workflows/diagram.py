@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr  # nosec B406
 
@@ -163,14 +164,16 @@ def state_diagram_svg(
     current: str | None = None,
     *,
     title: str | None = None,
-    state_labels: dict[str, str] | None = None,
+    state_labels: Mapping[str, str] | None = None,
 ) -> str:
     """The workflow as an inline SVG; ``current`` is highlighted (class ``current``).
+
+    The boxes are named with the workflow's own state labels unless ``state_labels`` is given.
 
     Styling comes from the page's stylesheet through classes: the SVG has no style attributes.
     """
     nodes = {n.state: n for n in layout(wf)}
-    names = state_labels or {}
+    names = wf.state_labels if state_labels is None else state_labels
     width = MARGIN_X * 2 + BOX_W + max(n.col for n in nodes.values()) * COL_GAP
     height = MARGIN_TOP + MARGIN_BOTTOM + BOX_H + max(n.row for n in nodes.values()) * ROW_GAP
     heading = title or f"States of a {wf.name}"
@@ -306,7 +309,7 @@ def _node(node: Node, current: str | None, name: str) -> str:
     return "".join(parts)
 
 
-def _description(wf: Workflow, current: str | None, names: dict[str, str]) -> str:
+def _description(wf: Workflow, current: str | None, names: Mapping[str, str]) -> str:
     def name(s: str) -> str:
         return names.get(s, _label(s))
 

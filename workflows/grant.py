@@ -8,6 +8,15 @@ MENTOR = "mentor"
 AUDITOR = "auditor"
 ADMIN = "admin"
 ROLES = (CITY_MEMBER, FINANCE_OFFICER, MENTOR, AUDITOR, ADMIN)
+#: The English names of the roles (and of the service's own pseudo-role in the tables).
+ROLE_LABELS = {
+    CITY_MEMBER: "City team",
+    FINANCE_OFFICER: "Finance officer",
+    MENTOR: "Mentor",
+    AUDITOR: "Auditor",
+    ADMIN: "Administrator",
+    SYSTEM: "System",
+}
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -34,6 +43,32 @@ STATES = (
     CLOSED,
     TERMINATED,
 )
+STATE_LABELS = {
+    DRAFT: "Draft",
+    SUBMITTED: "Submitted",
+    CHANGES_REQUESTED: "Changes requested",
+    APPROVED: "Approved",
+    REJECTED: "Rejected",
+    WITHDRAWN: "Withdrawn",
+    DISBURSED: "Advance paid",
+    INTERIM_REPORTED: "Interim report accepted",
+    FINAL_REPORTED: "Final report accepted",
+    CLOSED: "Closed",
+    TERMINATED: "Terminated",
+}
+#: What the buttons of the events say (the system's own events are named for the history).
+EVENT_LABELS = {
+    "submit": "Submit proposal",
+    "request_changes": "Request changes",
+    "approve": "Approve",
+    "reject": "Reject",
+    "withdraw": "Withdraw proposal",
+    "advance_paid": "Advance paid",
+    "interim_accepted": "Interim report accepted",
+    "final_accepted": "Final report accepted",
+    "close": "Close grant",
+    "terminate": "Terminate grant",
+}
 
 #: States in which a proposal can still be edited by its city.
 EDITABLE = (DRAFT, CHANGES_REQUESTED)
@@ -46,6 +81,8 @@ GRANT = Workflow(
     name="grant",
     states=STATES,
     initial=DRAFT,
+    state_labels=STATE_LABELS,
+    event_labels=EVENT_LABELS,
     transitions=(
         Transition("submit", (DRAFT, CHANGES_REQUESTED), SUBMITTED, (CITY_MEMBER,)),
         Transition(

@@ -7,6 +7,9 @@ AUTHORISED = "authorised"
 PAID = "paid"
 CANCELLED = "cancelled"
 STATES = (AUTHORISED, PAID, CANCELLED)
+STATE_LABELS = {AUTHORISED: "Authorised", PAID: "Paid", CANCELLED: "Cancelled"}
+#: What the buttons of the events say.
+EVENT_LABELS = {"confirm_paid": "Confirm paid", "cancel": "Cancel payout"}
 
 ADVANCE = "advance"
 BALANCE = "balance"
@@ -21,6 +24,8 @@ PAYOUT = Workflow(
     name="payout",
     states=STATES,
     initial=AUTHORISED,
+    state_labels=STATE_LABELS,
+    event_labels=EVENT_LABELS,
     transitions=(
         Transition("confirm_paid", (AUTHORISED,), PAID, (FINANCE_OFFICER,)),
         Transition(

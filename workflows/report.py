@@ -8,6 +8,13 @@ SUBMITTED = "submitted"
 RETURNED = "returned"
 ACCEPTED = "accepted"
 STATES = (DRAFT, SUBMITTED, RETURNED, ACCEPTED)
+STATE_LABELS = {DRAFT: "Draft", SUBMITTED: "Submitted", RETURNED: "Returned", ACCEPTED: "Accepted"}
+#: What the buttons of the events say.
+EVENT_LABELS = {
+    "submit": "Submit report",
+    "return": "Return to the city",
+    "accept": "Accept the report",
+}
 EDITABLE = (DRAFT, RETURNED)
 
 INTERIM = "interim"
@@ -18,6 +25,8 @@ REPORT = Workflow(
     name="report",
     states=STATES,
     initial=DRAFT,
+    state_labels=STATE_LABELS,
+    event_labels=EVENT_LABELS,
     transitions=(
         Transition("submit", (DRAFT, RETURNED), SUBMITTED, (CITY_MEMBER,)),
         Transition("return", (SUBMITTED,), RETURNED, (FINANCE_OFFICER,), comment_required=True),

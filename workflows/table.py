@@ -8,7 +8,7 @@ object's state attribute, so one machine serves every row of a table without kee
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,16 +34,28 @@ class Transition:
 
 @dataclass
 class Workflow:
-    """States and transitions of one lifecycle, and the shared machine that fires them."""
+    """States and transitions of one lifecycle, and the shared machine that fires them.
+
+    ``state_labels`` and ``event_labels`` are the English names shown for its states and events
+    (a badge, a button); they are defined next to the table, and every state and event has one.
+    """
 
     name: str
     states: tuple[str, ...]
     initial: str
     transitions: tuple[Transition, ...]
+    state_labels: Mapping[str, str] = field(kw_only=True, repr=False)
+    event_labels: Mapping[str, str] = field(kw_only=True, repr=False)
     attribute: str = "state"
     machine: Machine = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for kind, names, labels in (
+            ("state", self.states, self.state_labels),
+            ("event", self.events, self.event_labels),
+        ):
+            if set(labels) != set(names) or not all(labels.values()):
+                raise ValueError(f"{self.name}: every {kind} needs one label, and only those")
         self.machine = Machine(
             model=None,
             states=list(self.states),
@@ -60,6 +72,14 @@ class Workflow:
     @property
     def events(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t.event for t in self.transitions))
+
+    def state_label(self, state: str) -> str:
+        """The English name of ``state`` (KeyError if it is not a state of this workflow)."""
+        return self.state_labels[state]
+
+    def event_label(self, event: str) -> str:
+        """What the button of ``event`` says (KeyError if it is not an event of this workflow)."""
+        return self.event_labels[event]
 
     def transition(self, event: str) -> Transition:
         for t in self.transitions:

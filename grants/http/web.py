@@ -38,13 +38,14 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from grants.errors import AppError, Forbidden, Unauthorized
+from grants.errors import REASON_LABELS, AppError, Forbidden, Unauthorized
 from grants.extensions import db
 from grants.money import format_money
 from grants.rates.models import format_rate
 from grants.users.credentials import open_page_session, revoke_page_session, token_digest
 from grants.users.models import PageSession, User
 from workflows import TransitionNotAllowed, WorkflowError
+from workflows.labels import event_label, role_label, state_label
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_FIELD = "csrf_token"
@@ -58,48 +59,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
-}
-
-ROLE_NAMES = {
-    "city_member": "City team",
-    "finance_officer": "Finance officer",
-    "mentor": "Mentor",
-    "auditor": "Auditor",
-    "admin": "Administrator",
-}
-STATE_NAMES = {
-    "draft": "Draft",
-    "submitted": "Submitted",
-    "changes_requested": "Changes requested",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "withdrawn": "Withdrawn",
-    "disbursed": "Advance paid",
-    "interim_reported": "Interim report accepted",
-    "final_reported": "Final report accepted",
-    "closed": "Closed",
-    "terminated": "Terminated",
-    "returned": "Returned",
-    "accepted": "Accepted",
-    "authorised": "Authorised",
-    "paid": "Paid",
-    "cancelled": "Cancelled",
-    "queued": "Queued",
-    "running": "Running",
-    "finished": "Finished",
-    "failed": "Failed",
-}
-REASON_NAMES = {
-    "invalid_transition": "Not possible in the current state",
-    "cap_exceeded": "Above the title's seed money",
-    "city_not_eligible": "The city is not eligible now",
-    "four_eyes": "Another finance officer must confirm",
-    "rate_missing": "An exchange rate is missing",
-    "over_approved": "Above the approved or requested amount",
-    "money_owed": "Money is still owed",
-    "not_ready": "Not ready yet",
-    "stale": "Someone else changed it at the same time",
-    "title_overlap": "The titles overlap",
 }
 
 
@@ -310,7 +269,7 @@ REFUSALS = (409, 413, 415, 422, 429)
 def refusal_message(exc: BaseException) -> str | None:
     """The words of a refusal to show beside a form, or None for errors that need a page."""
     if isinstance(exc, TransitionNotAllowed):
-        return f"{STATE_NAMES.get(exc.state, exc.state)}: this cannot be done now."
+        return f"{state_label(exc.state)}: this cannot be done now."
     if isinstance(exc, AppError) and exc.code in REFUSALS:
         message = exc.message
         if exc.code == 422 and exc.errors and message == "The request is not valid: see errors.":
@@ -460,12 +419,6 @@ def when(value: dt.datetime | dt.date | None) -> str:
     return value.isoformat()
 
 
-def state_name(state: str | None) -> str:
-    if not state:
-        return "—"
-    return STATE_NAMES.get(state, state.replace("_", " ").capitalize())
-
-
 def words(name: str | None) -> str:
     return (name or "").replace("_", " ")
 
@@ -513,11 +466,14 @@ def register_page_helpers(app: Flask) -> None:
     app.jinja_env.finalize = _finalize
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.jinja_env.filters.update(money=money, when=when, state_name=state_name, words=words)
+    app.jinja_env.filters.update(money=money, when=when, words=words)
+    # The labels, read from where they are defined: workflows (states, events, roles).
+    app.jinja_env.filters.update(
+        state_label=state_label, event_label=event_label, role_label=role_label
+    )
     app.jinja_env.globals.update(
         csrf_token=csrf_token,
         CSRF_FIELD=CSRF_FIELD,
-        ROLE_NAMES=ROLE_NAMES,
         signed_in_user=signed_in_user,
     )
     app.jinja_env.filters["rate"] = format_rate
@@ -563,7 +519,7 @@ def html_error(exc: BaseException, body: dict[str, Any], code: int) -> Response:
             code=code,
             heading=heading,
             message=message,
-            reason=REASON_NAMES.get(reason or ""),
+            reason=REASON_LABELS.get(reason or ""),
             status=HTTPStatus(code).phrase,
         )
     except Exception:  # the error page itself must never fail

@@ -23,7 +23,6 @@ from grants.http.grant.schemas import (
 )
 from grants.http.schemas import paginate
 from grants.http.web import (
-    STATE_NAMES,
     act,
     as_int,
     drop_blank,
@@ -35,23 +34,13 @@ from grants.http.web import (
     run_form,
 )
 from grants.money import format_money
-from workflows.grant import CITY_MEMBER, EDITABLE, STATES
+from workflows.grant import CITY_MEMBER, EDITABLE, GRANT, STATES
+from workflows.labels import event_label
 
 bp = Blueprint("grants_pages", __name__)
 
 BUDGET_FIELDS = ("category", "description", "amount")
 PROPOSAL_FIELDS = ("title", "summary", "start_date", "end_date")
-
-#: What the buttons of the grant's events say.
-EVENT_LABELS = {
-    "submit": "Submit proposal",
-    "request_changes": "Request changes",
-    "approve": "Approve",
-    "reject": "Reject",
-    "withdraw": "Withdraw proposal",
-    "close": "Close grant",
-    "terminate": "Terminate grant",
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +108,7 @@ def fire(grant_id: int, event: str) -> Any:
             figures=grant_figures(grant) if settling else None,
         )
 
-    label = EVENT_LABELS.get(event, event.replace("_", " "))
+    label = event_label(event, GRANT)
     return act(run, success=f"Done: {label.lower()}.", back=back)
 
 
@@ -207,7 +196,7 @@ def edit_grant(grant_id: int) -> Any:
     if grant.state not in EDITABLE:
         raise InvalidTransition(
             f"A proposal can be edited only while it is a draft or changes were requested; "
-            f"this one is {STATE_NAMES[grant.state].lower()}."
+            f"this one is {GRANT.state_label(grant.state).lower()}."
         )
     if request.method == "GET":
         form = {

@@ -11,11 +11,9 @@ from grants.comments import services as comments
 from grants.extensions import db
 from grants.figures import grant_figures
 from grants.http.grant import presenters
-from grants.http.grant.views import EVENT_LABELS
 from grants.http.pages import bp
 from grants.http.reports import presenters as report_presenters
 from grants.http.web import (
-    STATE_NAMES,
     markup,
     me,
     page,
@@ -36,7 +34,7 @@ def grant(grant_id: int) -> Any:
     events = [
         {
             "event": event,
-            "label": EVENT_LABELS.get(event, event.replace("_", " ").capitalize()),
+            "label": GRANT.event_label(event),
             "comment_required": GRANT.transition(event).comment_required,
             "final": GRANT.transition(event).final,
         }
@@ -63,8 +61,7 @@ def grant(grant_id: int) -> Any:
             state_diagram_svg(
                 GRANT,
                 grant.state,
-                title=f"The life of a grant; this one is {STATE_NAMES[grant.state].lower()}",
-                state_labels=STATE_NAMES,
+                title=f"The life of a grant; this one is {GRANT.state_label(grant.state).lower()}",
             )
         ),
         transitions=GRANT.transitions,

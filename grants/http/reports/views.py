@@ -32,7 +32,7 @@ from grants.money import format_money
 from grants.reports import receipts, services
 from grants.scope import get_grant
 from workflows.grant import CITY_MEMBER
-from workflows.report import EDITABLE, KINDS
+from workflows.report import EDITABLE, KINDS, REPORT
 
 bp = Blueprint("reports_pages", __name__)
 
@@ -60,7 +60,6 @@ NARRATIVE_FIELDS = (
     ("trust", "Trust", "What the pilot did for trust and resilience."),
 )
 CURRENCIES = ("EUR", "DKK", "SEK", "PLN", "NOK", "ISK")
-EVENT_LABELS = {"submit": "Submit report", "return": "Return to the city", "accept": "Accept"}
 
 
 def _expense_data(row: dict[str, str]) -> dict[str, Any]:
@@ -191,7 +190,6 @@ def _render_report(report: Any, *, adjust_errors: dict | None = None, status: in
             grant=report.grant,
             out=out,
             narrative_fields=NARRATIVE_FIELDS,
-            event_labels=EVENT_LABELS,
             can_upload=user.role == CITY_MEMBER and report.state in EDITABLE,
             can_edit=user.role == CITY_MEMBER and report.state in EDITABLE,
             adjust_errors=adjust_errors or {},
@@ -221,7 +219,7 @@ def fire(report_id: int, event: str) -> Any:
             lambda: services.transition_report(
                 report, ReportTransitionSchema().load(raw), actor=user
             ),
-            success=f"Done: {EVENT_LABELS[event].lower()}.",
+            success=f"Done: {REPORT.event_label(event).lower()}.",
             back=back,
         )
     # Accept, with the officer's per-line adjustments (only the lines given a figure or reason).
