@@ -14,16 +14,18 @@ from exports.schemas import ExportCreateSchema
 from grants.cities.models import City, Title
 from grants.extensions import db
 from grants.http.auth import mark_writes
-from grants.http.web import as_int, me, page, run_form
+from grants.http.web import as_int, label_filter, me, page, run_form
 from grants.scope import list_query
 
 bp = Blueprint("statements_pages", __name__)
 
 
-@bp.app_template_filter("export_kind_label")
 def export_kind_label(kind: str) -> str:
     """The English name of a kind of statement (``exports.models.KIND_LABELS``)."""
     return KIND_LABELS[kind]
+
+
+bp.add_app_template_filter(label_filter(export_kind_label), "export_kind_label")
 
 
 def export_status(export: Export) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from jinja2 import pass_context
 from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -423,6 +424,21 @@ def words(name: str | None) -> str:
     return (name or "").replace("_", " ")
 
 
+def label_filter(label: Callable[..., str]) -> Callable[..., str]:
+    """``label`` as a Jinja filter that reads its source when the page is rendered.
+
+    Jinja folds a plain filter of constants (``'cancel'|event_label('payout')``) into the
+    compiled template, which would keep the label it had then; a filter that takes the context
+    is never folded.
+    """
+
+    @pass_context
+    def read(_context: Any, *args: Any) -> str:
+        return label(*args)
+
+    return read
+
+
 #: Bidirectional embeddings, overrides and isolates, and their terminators.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _OPENS_EMBEDDING, _OPENS_ISOLATE = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068"
@@ -469,7 +485,9 @@ def register_page_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(money=money, when=when, words=words)
     # The labels, read from where they are defined: workflows (states, events, roles).
     app.jinja_env.filters.update(
-        state_label=state_label, event_label=event_label, role_label=role_label
+        state_label=label_filter(state_label),
+        event_label=label_filter(event_label),
+        role_label=label_filter(role_label),
     )
     app.jinja_env.globals.update(
         csrf_token=csrf_token,
