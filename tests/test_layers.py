@@ -2,8 +2,8 @@
 
 A package here is ``workflows``, ``exports``, and each module or package directly under
 ``grants`` or ``grants.http``; ``grants.app`` and ``grants.cli`` are the composition root and may
-import anything (``grants/__init__`` imports nothing, so any module can be imported first). The layers
-themselves are import-linter contracts in ``pyproject.toml``, checked here too.
+import anything (``grants/__init__`` imports nothing, so any module can be imported first). The
+layers themselves are import-linter contracts in ``pyproject.toml``, checked here too.
 
 An import under ``TYPE_CHECKING`` is a type only (the actor of an audit event is a ``User``) and
 never runs: it is not a dependency. Importing each module first, alone, proves none hides one.
