@@ -6,10 +6,12 @@ other error, into the one JSON shape of api.md. This module knows no request and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+
+from workflows.errors import TransitionNotAllowed, WorkflowError
 
 
 class AppError(Exception):
@@ -160,6 +162,67 @@ def _refusals(cls: type[AppError]) -> list[type[AppError]]:
 REASON_LABELS: dict[str, str] = {
     cls.reason: cls.label for cls in _refusals(Conflict) if cls.reason and cls.label
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts of the policies: "may this user do X now"
+
+#: What a policy refuses with: a domain error, or the workflow table's own refusal of an event
+#: (a TransitionNotAllowed is the 409 ``invalid_transition`` the lifecycles raise today).
+Refusal = AppError | WorkflowError
+
+
+class Verdict(NamedTuple):
+    """The answer of a policy (``grants/<aggregate>/policies.py``): allowed, or the refusal.
+
+    The refusal is the error the service raises (:meth:`enforce`), so its status (403 role,
+    409 state, 422) and message stay those of the API; pages read :attr:`allowed` and
+    :attr:`reason`. A verdict is truthy only when allowed (a plain tuple would always be).
+    """
+
+    allowed: bool
+    refusal: Refusal | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def reason(self) -> str | None:
+        """The refusal in words, as the city team or finance officer reads it; None if allowed."""
+        if self.refusal is None:
+            return None
+        if isinstance(self.refusal, AppError):
+            return self.refusal.message
+        return str(self.refusal)
+
+    @property
+    def reason_code(self) -> str | None:
+        """The refusal's stable reason of api.md (``four_eyes``…); None if allowed or a 403."""
+        if isinstance(self.refusal, AppError):
+            return self.refusal.reason
+        return "invalid_transition" if isinstance(self.refusal, TransitionNotAllowed) else None
+
+    @property
+    def code(self) -> int | None:
+        """The HTTP status the refusal is answered with (None if allowed)."""
+        if self.refusal is None:
+            return None
+        if isinstance(self.refusal, AppError):
+            return self.refusal.code
+        return 409 if isinstance(self.refusal, TransitionNotAllowed) else 403
+
+    def enforce(self) -> None:
+        """Raise the refusal; nothing if allowed."""
+        if self.refusal is not None:
+            raise self.refusal
+
+
+#: The verdict of every check that passes.
+ALLOWED = Verdict(True)
+
+
+def refuse(error: Refusal) -> Verdict:
+    return Verdict(False, error)
 
 
 def is_contention(exc: BaseException) -> bool:
