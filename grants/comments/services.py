@@ -9,25 +9,15 @@ from sqlalchemy import select
 from grants import audit
 from grants.audit import Action
 from grants.comments.models import Comment
-from grants.errors import Forbidden
+from grants.comments.policies import COMMENTERS as COMMENTERS  # read by the API's roles
+from grants.comments.policies import may_comment, sees_internal
 from grants.extensions import db
 from grants.grant.models import Grant
 from grants.users.models import User
-from workflows.grant import AUDITOR, CITY_MEMBER
-
-#: Who may write comments (auditors read only; city members only shared ones).
-COMMENTERS = ("city_member", "finance_officer", "mentor", "admin")
-
-
-def sees_internal(user: User) -> bool:
-    return user.role != CITY_MEMBER
 
 
 def add_comment(grant: Grant, data: dict[str, Any], *, actor: User) -> Comment:
-    if actor.role == AUDITOR or actor.role not in COMMENTERS:
-        raise Forbidden("Auditors read comments but do not write them.")
-    if data["visibility"] == "internal" and not sees_internal(actor):
-        raise Forbidden("City members write shared comments only.")
+    may_comment(actor, data["visibility"]).enforce()
     comment = Comment(
         grant_id=grant.id, author_id=actor.id, body=data["body"], visibility=data["visibility"]
     )

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import insert, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from grants import audit
 from grants.audit import Action
-from grants.cities.models import City, Title
+from grants.cities.models import Title
 from grants.cities.services import commit_to_cap, eligible_title, release_from_cap
 from grants.db import utcnow
 from grants.errors import (
@@ -25,13 +24,13 @@ from grants.errors import (
 )
 from grants.extensions import db
 from grants.grant.models import SETTLING_EVENTS, BudgetLine, Grant, GrantFigures
+from grants.grant.policies import may_edit_grant, proposal_terms
 from grants.lifecycle import fire_and_record, precheck
 from grants.money import MAX_CENTS, format_money
 from grants.users.models import User
 from workflows.grant import (
     APPROVED,
     DISBURSED,
-    EDITABLE,
     GRANT,
     INTERIM_REPORTED,
 )
@@ -97,22 +96,10 @@ def _budget_snapshot(grant: Grant) -> list[dict[str, Any]]:
 
 
 def check_can_propose(user: User) -> Title:
-    """The city of a member must be eligible now (checked before dates and amounts).
-
-    The city and its titles in one statement; the title found keeps them in the session.
-    """
-    city = (
-        db.session.scalars(
-            select(City).options(joinedload(City.titles)).where(City.id == user.city_id)
-        )
-        .unique()
-        .one_or_none()
-    )
-    if city is None:
-        raise CityNotEligible("Your account belongs to no city.")
-    title = eligible_title(city)
-    set_committed_value(title, "city", city)  # the grant shows the city's name: no reload
-    return title
+    """The title ``user`` proposes under now, or the refusal of ``may_propose`` (403, 409)."""
+    verdict, title = proposal_terms(user)
+    verdict.enforce()
+    return cast(Title, title)  # an allowed verdict comes with its title
 
 
 def create_grant(data: dict[str, Any], *, actor: User, title: Title | None = None) -> Grant:
@@ -183,10 +170,7 @@ def update_grant(grant: Grant, data: dict[str, Any], *, actor: User) -> Grant:
     A PATCH that changes nothing (``{}``, or the values the grant has) writes nothing: no audit
     event, and ``updated_at`` and the row's version stay as they were.
     """
-    if grant.state not in EDITABLE:
-        raise InvalidTransition(
-            f"A proposal can be edited only in draft or changes_requested, not in {grant.state}."
-        )
+    may_edit_grant(grant, actor).enforce()
     before = _editable(grant)
     start = data.get("start_date", grant.start_date)
     end = data.get("end_date", grant.end_date)

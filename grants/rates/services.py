@@ -25,11 +25,17 @@ from grants.rates.models import (
     format_rate,
     parse_rate,
 )
+from grants.rates.policies import may_edit_rates
 from grants.users.models import User
 
 
 def set_rate(month: str, currency: str, micros: int, *, actor: User | None) -> ExchangeRate:
-    """Create or replace the rate of ``currency`` for ``month``; the change is audited."""
+    """Create or replace the rate of ``currency`` for ``month``; the change is audited.
+
+    ``actor`` is None for the command line and the demo data (trusted, no role to check).
+    """
+    if actor is not None:
+        may_edit_rates(actor).enforce()
     if currency == "EUR" and micros != RATE_SCALE:
         raise Unprocessable.field("rate", "The rate of EUR is 1.")
     row = _locked(month, currency)
