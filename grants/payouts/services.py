@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm.util import identity_key
 
@@ -14,8 +13,6 @@ from grants.audit import Action
 from grants.cities.services import release_from_cap
 from grants.db import utcnow
 from grants.errors import (
-    Forbidden,
-    FourEyes,
     InvalidTransition,
     OverApproved,
     Unprocessable,
@@ -26,16 +23,18 @@ from grants.grant.services import (
     transition_grant,
 )
 from grants.lifecycle import fire_and_record, precheck
-from grants.money import format_money, share_of
+from grants.money import format_money
 from grants.payouts.models import Payout
+from grants.payouts.policies import (
+    may_authorise_payouts,
+    may_cancel_payout,
+    may_confirm_payout,
+    payout_terms,
+)
 from grants.users.models import User
-from workflows.grant import APPROVED, ENDED, FINAL_REPORTED, FINANCE_OFFICER, TERMINATED
+from workflows.grant import APPROVED, ENDED
 from workflows.payout import (
     ADVANCE,
-    AUTHORISED,
-    BALANCE,
-    KINDS,
-    LIVE,
     OUTGOING,
     PAYOUT,
     RECOVERY,
@@ -82,39 +81,6 @@ def _refresh_counter(grant_id: int) -> None:
         db.session.expire(grant, ["payout_cents", "version"])
 
 
-def payout_terms(grant: Grant, kind: str, figures: GrantFigures) -> tuple[str | None, int]:
-    """Whether a payout of ``kind`` may be authorised on ``grant`` now, and its default amount.
-
-    ``figures`` are the grant's money figures (``grants.figures.grant_figures``), read after the
-    grant was locked. Returns (the reason it is refused, or None; the default amount in cents).
-    The one place these rules live: the service enforces them, the pages offer only what passes.
-    """
-    live = [p for p in list_payouts(grant) if p.state in LIVE]
-    if kind == ADVANCE:
-        if grant.state != APPROVED:
-            return f"An advance is paid once the grant is approved, not {grant.state}.", 0
-        if any(p.kind == ADVANCE for p in live):
-            return "This grant has an advance already.", 0
-        return None, share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
-    if kind == BALANCE:
-        if grant.state != FINAL_REPORTED:
-            return "A balance is paid only after the final report is accepted.", 0
-        if any(p.kind == BALANCE and p.state == AUTHORISED for p in live):
-            # A part-paid balance may be followed by another; an unconfirmed one may not.
-            return "A balance payout is waiting for its confirmation.", 0
-        due = figures.balance_due
-        if due <= 0:
-            return "No balance is due: the city has been paid what it spent.", 0
-        return None, due
-    if grant.state not in (FINAL_REPORTED, TERMINATED):
-        return "A recovery is asked once the final report is accepted or the grant terminated.", 0
-    pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
-    owed = figures.recovery_due - pending
-    if owed <= 0:
-        return "Nothing is owed back by the city.", 0
-    return None, owed
-
-
 def authorise_payout(
     grant: Grant, data: dict[str, Any], *, actor: User, figures: GrantFigures
 ) -> Payout:
@@ -122,12 +88,10 @@ def authorise_payout(
 
     ``grant`` is locked and ``figures`` are its figures read after the lock.
     """
-    if actor.role != FINANCE_OFFICER:
-        raise Forbidden("Only finance officers authorise payouts.")
+    may_authorise_payouts(actor).enforce()
     kind = data["kind"]
-    refusal, due = payout_terms(grant, kind, figures)
-    if refusal:
-        raise InvalidTransition(refusal)
+    verdict, due = payout_terms(grant, kind, figures)
+    verdict.enforce()
     amount = data.get("amount")
     if amount is None:
         amount = due
@@ -171,25 +135,20 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
         }
         if errors:
             raise Unprocessable(errors={"json": errors})
-    PAYOUT.check(event, payout.state, actor.role)
+        if data["paid_on"] > dt.datetime.now(dt.UTC).date():
+            raise Unprocessable.field("paid_on", "A payment cannot be dated in the future.")
+        if payout.kind in OUTGOING:
+            # Locked before its state is read (an ended grant is paid nothing more).
+            db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
+        may_confirm_payout(payout, actor).enforce()
+    else:
+        may_cancel_payout(payout, actor).enforce()
     audit_data: dict[str, Any] = {
         "payout_id": payout.id,
         "kind": payout.kind,
         "amount": format_money(payout.amount_cents),
     }
     if event == "confirm_paid":
-        if payout.authorised_by_id == actor.id:
-            raise FourEyes()
-        if data["paid_on"] > dt.datetime.now(dt.UTC).date():
-            raise Unprocessable.field("paid_on", "A payment cannot be dated in the future.")
-        if payout.kind in OUTGOING:
-            grant = db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
-            if grant.state in ENDED:
-                # Its title already counts only what it cost: paying more would pass the cap.
-                raise InvalidTransition(
-                    f"The grant is {grant.state}: nothing more is paid out to it; "
-                    "cancel this payout."
-                )
         payout.confirmed_by_id = actor.id
         payout.confirmed_by = actor  # the answer names the confirming officer
         payout.confirmed_at = utcnow()
@@ -228,17 +187,3 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
                 cause={"cause": "confirm_paid", "payout_id": payout.id},
             )
     return payout
-
-
-def can_confirm(payout: Payout, user: User) -> bool:
-    """Four eyes: a finance officer confirms a payout only if another officer authorised it."""
-    return (
-        user.role == FINANCE_OFFICER
-        and payout.state == AUTHORISED
-        and payout.authorised_by_id != user.id
-    )
-
-
-def authorisable_kinds(grant: Grant, figures: GrantFigures) -> list[str]:
-    """The kinds of payout that ``authorise_payout`` would accept for ``grant`` now."""
-    return [kind for kind in KINDS if payout_terms(grant, kind, figures)[0] is None]

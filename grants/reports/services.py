@@ -13,7 +13,6 @@ from grants import audit
 from grants.audit import Action
 from grants.db import today, utcnow
 from grants.errors import (
-    Conflict,
     Forbidden,
     InvalidTransition,
     PayloadTooLarge,
@@ -30,13 +29,17 @@ from grants.lifecycle import fire_and_record, precheck
 from grants.money import MAX_CENTS, format_money
 from grants.rates.services import rate_for, to_eur_cents
 from grants.reports.models import Attachment, ExpenseLine, Report
+from grants.reports.policies import (
+    FILED_IN,
+    may_edit_report,
+    may_file_report,
+    may_upload_receipt,
+)
 from grants.reports.receipts import clean_file_name, sniff
 from grants.users.models import User
-from workflows.grant import CITY_MEMBER, DISBURSED, INTERIM_REPORTED
-from workflows.report import EDITABLE, FINAL, INTERIM, REPORT
+from workflows.report import FINAL, INTERIM, REPORT
 
-#: The grant state in which each kind of report is filed, and the event its acceptance fires.
-FILED_IN = {INTERIM: DISBURSED, FINAL: INTERIM_REPORTED}
+#: The event the acceptance of each kind of report fires (FILED_IN: the state it is filed in).
 FIRES = {INTERIM: "interim_accepted", FINAL: "final_accepted"}
 #: The audit action of each report event.
 REPORT_ACTIONS = {
@@ -92,20 +95,8 @@ def _expense_snapshot(report: Report) -> list[dict[str, Any]]:
 
 
 def create_report(grant: Grant, data: dict[str, Any], *, actor: User) -> Report:
-    if actor.role != CITY_MEMBER:
-        raise Forbidden("Reports are filed by the city's team.")
     kind = data["kind"]
-    existing = db.session.scalar(
-        select(Report).where(Report.grant_id == grant.id, Report.kind == kind)
-    )
-    if existing is not None:
-        raise Conflict(
-            f"This grant has its {kind} report already (id {existing.id}): edit that one."
-        )
-    if grant.state != FILED_IN[kind]:
-        raise InvalidTransition(
-            f"An {kind} report is filed when the grant is {FILED_IN[kind]}, not {grant.state}."
-        )
+    may_file_report(grant, kind, actor).enforce()
     report = Report(
         grant_id=grant.id,
         kind=kind,
@@ -127,12 +118,7 @@ def create_report(grant: Grant, data: dict[str, Any], *, actor: User) -> Report:
 
 
 def update_report(report: Report, data: dict[str, Any], *, actor: User) -> Report:
-    if actor.role != CITY_MEMBER:
-        raise Forbidden("Reports are edited by the city's team.")
-    if report.state not in EDITABLE:
-        raise InvalidTransition(
-            f"A report can be edited while draft or returned, not {report.state}."
-        )
+    may_edit_report(report, actor).enforce()
     changed: dict[str, Any] = {}
     if "narrative" in data and data["narrative"] != report.narrative:
         report.narrative = data["narrative"]
@@ -270,8 +256,9 @@ def _adjust(report: Report, adjustments: list[dict[str, Any]], *, actor: User) -
 def add_attachment(
     report: Report, file_name: str, content: bytes, *, expense_id: int | None, actor: User
 ) -> Attachment:
-    if actor.role != CITY_MEMBER:
-        raise Forbidden("Receipts are uploaded by the city's team.")
+    verdict = may_upload_receipt(report, actor)
+    if isinstance(verdict.refusal, Forbidden):
+        verdict.enforce()  # the role (403) before the file's own refusals
     limit = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     if len(content) > limit:
         raise PayloadTooLarge(f"The file is larger than {current_app.config['MAX_UPLOAD_MB']} MB.")
@@ -283,10 +270,7 @@ def add_attachment(
             "Receipts are accepted as PDF, PNG, JPEG or an e-signature container "
             "(.asice, .bdoc, .edoc); this file's content is none of them."
         )
-    if report.state not in EDITABLE:
-        raise InvalidTransition(
-            f"Receipts are added while the report is draft or returned, not {report.state}."
-        )
+    verdict.enforce()  # the report's state (409) after them
     if expense_id is not None and expense_id not in {e.id for e in report.expenses}:
         raise Unprocessable.field("expense_id", "Not an expense line of this report.", "form")
     _check_receipt_caps(report, len(content))
@@ -359,13 +343,3 @@ def _megabytes(size: int) -> str:
 def outside_period(line: ExpenseLine, grant: Grant) -> bool:
     dates = [d for d in (line.invoice_date, line.payment_date) if d is not None]
     return any(d < grant.start_date or d > grant.end_date for d in dates)
-
-
-def can_file(grant: Grant, kind: str) -> bool:
-    """Whether a report of ``kind`` may be started on ``grant`` now (the guards of create)."""
-    if grant.state != FILED_IN[kind]:
-        return False
-    return (
-        db.session.scalar(select(Report.id).where(Report.grant_id == grant.id, Report.kind == kind))
-        is None
-    )

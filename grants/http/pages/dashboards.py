@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from grants import scope
 from grants.cities.models import City
 from grants.db import today
-from grants.errors import AppError
 from grants.extensions import db
 from grants.figures import grant_figures
 from grants.grant import services as proposals
 from grants.grant.models import Grant
+from grants.grant.policies import may_propose
 from grants.http.cities.presenters import title_figures
 from grants.http.pages import bp
 from grants.http.web import (
@@ -22,7 +22,7 @@ from grants.http.web import (
     page,
     signed_in_user,
 )
-from grants.payouts import services as payouts
+from grants.payouts.policies import authorisable_kinds, may_confirm_payout
 from grants.users.models import User
 from workflows.grant import (
     APPROVED,
@@ -69,11 +69,7 @@ def _city_dashboard(user: User) -> dict[str, Any]:
     current = city.title_on(today()) if city else None
     titles = [title_figures(t, user) for t in city.titles] if city else []
     grants = list(db.session.scalars(scope.list_query(user, {})))
-    eligible_message = None
-    try:
-        proposals.check_can_propose(user)
-    except AppError as exc:
-        eligible_message = exc.message
+    eligible_message = may_propose(user).reason
     return {
         "city": city,
         "current_title": title_figures(current, user) if current else None,
@@ -90,7 +86,7 @@ def _finance_dashboard(user: User) -> dict[str, Any]:
         "to_decide": list(db.session.scalars(scope.list_query(user, {"state": "submitted"}))),
         "to_verify": scope.reports_in_state(user, "submitted"),
         "to_authorise": grants_awaiting_payouts(user),
-        "to_confirm": [(p, payouts.can_confirm(p, user)) for p in to_confirm],
+        "to_confirm": [(p, may_confirm_payout(p, user)) for p in to_confirm],
         "today": today(),
     }
 
@@ -130,7 +126,7 @@ def grants_awaiting_payouts(user: User) -> list[tuple[Grant, list[str]]]:
     )
     out = []
     for grant in db.session.scalars(query):
-        kinds = payouts.authorisable_kinds(grant, grant_figures(grant))
+        kinds = authorisable_kinds(grant, grant_figures(grant), user)
         if kinds:
             out.append((grant, kinds))
     return out

@@ -8,8 +8,10 @@ from flask import render_template
 
 from grants import audit, scope
 from grants.comments import services as comments
+from grants.comments.policies import may_comment
 from grants.extensions import db
 from grants.figures import grant_figures
+from grants.grant.policies import may_edit_grant
 from grants.http.grant import presenters
 from grants.http.pages import bp
 from grants.http.reports import presenters as report_presenters
@@ -19,9 +21,16 @@ from grants.http.web import (
     page,
 )
 from grants.payouts import services as payouts
+from grants.payouts.policies import (
+    authorisable_kinds,
+    may_authorise_payouts,
+    may_cancel_payout,
+    may_confirm_payout,
+)
 from grants.reports import services as reports
+from grants.reports.policies import may_file_report
 from workflows.diagram import state_diagram_svg
-from workflows.grant import CITY_MEMBER, EDITABLE, FINANCE_OFFICER, GRANT
+from workflows.grant import CITY_MEMBER, FINANCE_OFFICER, GRANT
 from workflows.report import KINDS
 
 
@@ -31,11 +40,14 @@ def grant(grant_id: int) -> Any:
     user = me()
     grant = scope.get_grant(user, grant_id)
     out = presenters.grant_out(grant, user)
+    # Finance officers are offered an optional comment on every event (their decisions).
+    optional_comment = user.role == FINANCE_OFFICER
     events = [
         {
             "event": event,
             "label": GRANT.event_label(event),
             "comment_required": GRANT.transition(event).comment_required,
+            "comment_field": GRANT.transition(event).comment_required or optional_comment,
             "final": GRANT.transition(event).final,
         }
         for event in out["available_events"]
@@ -46,14 +58,17 @@ def grant(grant_id: int) -> Any:
         grant=grant,
         out=out,
         events=events,
-        can_edit=is_member and grant.state in EDITABLE,
-        can_file=[k for k in KINDS if is_member and reports.can_file(grant, k)],
-        can_comment=user.role in comments.COMMENTERS,
-        internal_comments=comments.sees_internal(user),
+        can_edit=may_edit_grant(grant, user),
+        can_file=[k for k in KINDS if may_file_report(grant, k, user)],
+        can_comment=may_comment(user, "shared"),
+        internal_comments=may_comment(user, "internal"),
         reports=[report_presenters.report_out(r, user) for r in reports.list_reports(grant)],
-        payouts=[(p, payouts.can_confirm(p, user)) for p in payouts.list_payouts(grant)],
-        payout_kinds=payouts.authorisable_kinds(grant, grant_figures(grant))
-        if user.role == FINANCE_OFFICER
+        payouts=[
+            (p, may_confirm_payout(p, user), may_cancel_payout(p, user))
+            for p in payouts.list_payouts(grant)
+        ],
+        payout_kinds=authorisable_kinds(grant, grant_figures(grant), user)
+        if may_authorise_payouts(user)
         else [],
         comments=comments.list_comments(grant, user),
         history=audit.grant_history(db.session, grant.id, include_internal=not is_member),

@@ -8,15 +8,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from grants.db import today
-from grants.errors import Forbidden
 from grants.http.rates.schemas import RatePathSchema, RatePutSchema, RateQuerySchema
 from grants.http.web import me, page, run_form
 from grants.rates import services
-from workflows.grant import ADMIN, FINANCE_OFFICER
+from grants.rates.policies import may_edit_rates
 
 bp = Blueprint("rates_pages", __name__)
-
-EDITORS = (ADMIN, FINANCE_OFFICER)
 
 
 @bp.route("/rates", methods=["GET", "POST"])
@@ -27,8 +24,7 @@ def rates() -> Any:
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        if user.role not in EDITORS:
-            raise Forbidden("Only finance officers and admins set exchange rates.")
+        may_edit_rates(user).enforce()
         form = {
             "month": request.form.get("month", "").strip(),
             "currency": request.form.get("currency", "").strip().upper(),
@@ -55,7 +51,7 @@ def rates() -> Any:
             "rates/rates.html",
             rates=services.list_rates(query),
             month=query.get("month", ""),
-            can_edit=user.role in EDITORS,
+            can_edit=may_edit_rates(user),
             form=form,
             errors=errors,
         ),

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from grants import scope
-from grants.errors import InvalidTransition, NotFound
+from grants.errors import NotFound
 from grants.extensions import db
 from grants.grant.models import CATEGORIES
 from grants.http.reports import presenters
@@ -30,9 +30,10 @@ from grants.http.web import (
 )
 from grants.money import format_money
 from grants.reports import receipts, services
+from grants.reports.policies import may_edit_report, may_upload_receipt
 from grants.scope import get_grant
 from workflows.grant import CITY_MEMBER
-from workflows.report import EDITABLE, KINDS, REPORT
+from workflows.report import KINDS, REPORT
 
 bp = Blueprint("reports_pages", __name__)
 
@@ -145,10 +146,7 @@ def edit_report(report_id: int) -> Any:
     report = scope.get_report(user, report_id, for_update=request.method == "POST")
     require_role(CITY_MEMBER)
     grant = report.grant
-    if report.state not in EDITABLE:
-        raise InvalidTransition(
-            f"A report can be edited while it is a draft or returned; this one is {report.state}."
-        )
+    may_edit_report(report, user).enforce()
     if request.method == "GET":
         lines = [
             {
@@ -190,8 +188,8 @@ def _render_report(report: Any, *, adjust_errors: dict | None = None, status: in
             grant=report.grant,
             out=out,
             narrative_fields=NARRATIVE_FIELDS,
-            can_upload=user.role == CITY_MEMBER and report.state in EDITABLE,
-            can_edit=user.role == CITY_MEMBER and report.state in EDITABLE,
+            can_upload=may_upload_receipt(report, user),
+            can_edit=may_edit_report(report, user),
             adjust_errors=adjust_errors or {},
             form=request.form if status != 200 else {},
         ),

@@ -1,0 +1,138 @@
+"""Who may authorise, confirm or cancel a payout now: each rule once, as a Verdict.
+
+The services enforce these verdicts; the pages (the grant page, the finance officer's work
+queue) read them to offer only what would pass: four eyes included.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from grants.errors import (
+    ALLOWED,
+    Forbidden,
+    FourEyes,
+    InvalidTransition,
+    Verdict,
+    refuse,
+)
+from grants.extensions import db
+from grants.grant.models import Grant, GrantFigures
+from grants.money import share_of
+from grants.payouts.models import Payout
+from grants.users.models import User
+from workflows.errors import TransitionNotAllowed
+from workflows.grant import APPROVED, ENDED, FINAL_REPORTED, FINANCE_OFFICER, TERMINATED
+from workflows.payout import (
+    ADVANCE,
+    AUTHORISED,
+    BALANCE,
+    KINDS,
+    LIVE,
+    OUTGOING,
+    PAYOUT,
+    RECOVERY,
+)
+
+
+def may_authorise_payouts(user: User) -> Verdict:
+    """Only finance officers authorise payouts (of any kind, on any grant)."""
+    if user.role != FINANCE_OFFICER:
+        return refuse(Forbidden("Only finance officers authorise payouts."))
+    return ALLOWED
+
+
+def payout_terms(grant: Grant, kind: str, figures: GrantFigures) -> tuple[Verdict, int]:
+    """Whether a payout of ``kind`` may be authorised on ``grant`` now, and its default amount.
+
+    ``figures`` are the grant's money figures (``grants.figures.grant_figures``), read after the
+    grant was locked. Returns (the verdict, refused with 409 ``invalid_transition`` and why;
+    the default amount in cents, 0 when refused). The one place these rules live: the service
+    enforces them, the pages offer only what passes.
+    """
+    live = [
+        p
+        for p in db.session.scalars(
+            select(Payout).where(Payout.grant_id == grant.id).order_by(Payout.id)
+        )
+        if p.state in LIVE
+    ]
+
+    def no(message: str) -> tuple[Verdict, int]:
+        return refuse(InvalidTransition(message)), 0
+
+    if kind == ADVANCE:
+        if grant.state != APPROVED:
+            return no(f"An advance is paid once the grant is approved, not {grant.state}.")
+        if any(p.kind == ADVANCE for p in live):
+            return no("This grant has an advance already.")
+        return ALLOWED, share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
+    if kind == BALANCE:
+        if grant.state != FINAL_REPORTED:
+            return no("A balance is paid only after the final report is accepted.")
+        if any(p.kind == BALANCE and p.state == AUTHORISED for p in live):
+            # A part-paid balance may be followed by another; an unconfirmed one may not.
+            return no("A balance payout is waiting for its confirmation.")
+        due = figures.balance_due
+        if due <= 0:
+            return no("No balance is due: the city has been paid what it spent.")
+        return ALLOWED, due
+    if grant.state not in (FINAL_REPORTED, TERMINATED):
+        return no("A recovery is asked once the final report is accepted or the grant terminated.")
+    pending = sum(p.amount_cents for p in live if p.kind == RECOVERY and p.state == AUTHORISED)
+    owed = figures.recovery_due - pending
+    if owed <= 0:
+        return no("Nothing is owed back by the city.")
+    return ALLOWED, owed
+
+
+def may_authorise_payout(grant: Grant, kind: str, figures: GrantFigures, user: User) -> Verdict:
+    """A finance officer authorises a payout of ``kind`` when :func:`payout_terms` allow it."""
+    role = may_authorise_payouts(user)
+    if not role:
+        return role
+    return payout_terms(grant, kind, figures)[0]
+
+
+def authorisable_kinds(grant: Grant, figures: GrantFigures, user: User) -> list[str]:
+    """The kinds of payout that ``user`` may authorise on ``grant`` now."""
+    if not may_authorise_payouts(user):
+        return []
+    return [kind for kind in KINDS if may_authorise_payout(grant, kind, figures, user)]
+
+
+def _event(payout: Payout, event: str, user: User, refused_role: str) -> Verdict:
+    """The transition table's rule for ``event``: the role first (403), then the state (409)."""
+    row = PAYOUT.transition(event)
+    if user.role not in row.roles:
+        return refuse(Forbidden(refused_role))
+    if payout.state not in row.sources:
+        return refuse(TransitionNotAllowed(event, payout.state))
+    return ALLOWED
+
+
+def may_confirm_payout(payout: Payout, user: User) -> Verdict:
+    """Four eyes: another finance officer than the authoriser confirms an authorised payout.
+
+    Money is not paid out to a grant that has ended (closed or terminated): its title already
+    counts only what the grant cost. The caller locks that grant before it enforces this.
+    """
+    verdict = _event(payout, "confirm_paid", user, "Only finance officers confirm payouts.")
+    if not verdict:
+        return verdict
+    if payout.authorised_by_id == user.id:
+        return refuse(FourEyes())
+    if payout.kind in OUTGOING and payout.grant.state in ENDED:
+        return refuse(
+            InvalidTransition(
+                f"The grant is {payout.grant.state}: nothing more is paid out to it; "
+                "cancel this payout."
+            )
+        )
+    return ALLOWED
+
+
+def may_cancel_payout(payout: Payout, user: User) -> Verdict:
+    """A finance officer cancels a payout while it is authorised (not yet paid)."""
+    return _event(payout, "cancel", user, "Only finance officers cancel payouts.")
