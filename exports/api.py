@@ -11,6 +11,7 @@ from sqlalchemy import select
 from exports import jobs, services
 from exports.models import FINISHED, Export
 from exports.schemas import ExportCreateSchema, ExportSchema
+from grants import transaction
 from grants.errors import Forbidden, NotReady
 from grants.extensions import db
 from grants.http.auth import current_user, endpoint
@@ -48,9 +49,8 @@ def request_export(data: dict[str, Any]) -> Any:
     """Request a statement; it is built by a background job (poll the Location)."""
     kind = data.pop("kind")
     export = services.request_export(kind, data, actor=current_user())
-    db.session.commit()  # the row is the truth: commit it before the job is queued
-    jobs.dispatch(export.id)
-    db.session.refresh(export)
+    export_id = export.id
+    transaction.after_commit(lambda: jobs.dispatch(export_id))  # the row is the truth
     location = url_for("exports.get_export", export_id=export.id)
     return export, {"Location": location}
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from exports import jobs, services
 from exports.api import READERS, XLSX, file_content
 from exports.models import FINISHED, KIND_LABELS, STATUS_LABELS, Export
 from exports.schemas import ExportCreateSchema
+from grants import transaction
 from grants.cities.models import City, Title
 from grants.extensions import db
 from grants.http.auth import mark_writes
-from grants.http.web import as_int, label_filter, me, page, run_form
+from grants.http.web import as_int, done, label_filter, me, page, run_form
 from grants.scope import list_query
 
 bp = Blueprint("statements_pages", __name__)
@@ -72,10 +73,11 @@ def statements() -> Any:
             data = ExportCreateSchema().load(raw)
             return services.request_export(data.pop("kind"), data, actor=user)
 
-        export, errors, status = run_form(run)  # committed: the row is the truth
-        if status == 200:
-            jobs.dispatch(export.id)
-            flash(f"{KIND_LABELS[export.kind]} {export.id} requested.", "success")
+        export, errors, status = run_form(run)
+        if status == 200:  # the row is the truth: the job is queued once it is committed
+            export_id = export.id
+            transaction.after_commit(lambda: jobs.dispatch(export_id))
+            done(f"{KIND_LABELS[export.kind]} {export.id} requested.")
             return redirect(url_for("statements_pages.statements", _anchor=f"export-{export.id}"))
     exports = list(db.session.scalars(select(Export).order_by(Export.id.desc()).limit(50)))
     titles = list(
@@ -116,11 +118,7 @@ def status(export_id: int) -> Any:
 def download(export_id: int) -> Any:
     """The workbook as a download; the download is written to the audit trail."""
     export = services.get_export(export_id)
-    content = file_content(export, actor=me())  # audited, unless it is a HEAD
-    if request.method == "HEAD":
-        db.session.rollback()
-    else:
-        db.session.commit()
+    content = file_content(export, actor=me())  # audited (committed by the page), unless a HEAD
     response = Response(content, mimetype=XLSX)
     response.headers["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
     response.headers["X-Content-SHA256"] = export.sha256 or ""

@@ -17,7 +17,8 @@ from flask import g, request
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
-from grants.errors import AppError, Forbidden, Unauthorized
+from grants import transaction
+from grants.errors import Forbidden, Unauthorized
 from grants.extensions import db
 from grants.http import idempotency
 from grants.users.credentials import token_digest
@@ -106,11 +107,11 @@ def endpoint(
 def _run(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     try:
         response = view(*args, **kwargs)
-    except AppError:
-        db.session.rollback()
+    except BaseException:
+        transaction.rollback()
         raise
     if request.method == "HEAD":  # a HEAD only looks: whatever the view wrote is undone
-        db.session.rollback()
+        transaction.rollback()
     else:
-        db.session.commit()
+        transaction.commit()
     return response

@@ -20,6 +20,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from grants import transaction
 from grants.db import Base, utcnow
 from grants.errors import AppError, IdempotencyInProgress, IdempotencyMismatch, Unprocessable
 from grants.extensions import db
@@ -92,13 +93,13 @@ def run(user: User, key: str, call: Callable[[], Any]) -> Response:
         result = call()
     except (AppError, WorkflowError) as exc:
         # A refusal (wrong state or role included) is the answer to replay, not a crash.
-        session.rollback()
+        transaction.rollback()
         response = json_error(exc)
         _store(session, row.id, response)
         session.commit()
         return response
     except BaseException:
-        session.rollback()
+        transaction.rollback()
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
         session.commit()
         raise
@@ -107,7 +108,7 @@ def run(user: User, key: str, call: Callable[[], Any]) -> Response:
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
     else:
         _store(session, row.id, response)
-    session.commit()
+    transaction.commit()  # the change and its stored answer together, then what waited for it
     return response
 
 

@@ -23,6 +23,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     g,
     has_request_context,
@@ -39,6 +40,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from grants import transaction
 from grants.errors import REASON_LABELS, AppError, Forbidden, Unauthorized
 from grants.extensions import db
 from grants.money import format_money
@@ -115,14 +117,14 @@ _PAGE_USER = "pearl.page_user"
 def sign_in(user: User) -> None:
     """A fresh session for ``user`` (a new CSRF token too: no fixation).
 
-    A new server-side session row is committed at once (the cookie holds its random id, the
-    database only its hash); a session the browser held before ends for good.
+    A new server-side session row is written (the cookie holds its random id, the database
+    only its hash; the page's boundary commits it); a session the browser held before ends
+    for good.
     """
     old = session.get(SESSION_ID)
     if isinstance(old, str) and old:
         revoke_page_session(old)
     raw = open_page_session(user)
-    db.session.commit()
     session.clear()
     session[SESSION_USER] = user.id
     session[SESSION_ID] = raw
@@ -131,14 +133,13 @@ def sign_in(user: User) -> None:
 
 
 def sign_out() -> None:
-    """End this browser's session for good: its row is revoked (committed), the cookie cleared.
+    """End this browser's session for good: its row is revoked, the cookie cleared.
 
     A copy of the cookie replayed later finds a revoked row and is signed out.
     """
     raw = session.get(SESSION_ID)
     if isinstance(raw, str) and raw:
         revoke_page_session(raw)
-        db.session.commit()
     session.clear()
     request.environ.pop(_PAGE_USER, None)
 
@@ -177,24 +178,55 @@ def signed_in_user() -> User | None:
     return user
 
 
-def page(roles: Iterable[str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A page for signed-in users (others go to the sign-in page); ``roles`` may see it."""
+def page(
+    roles: Iterable[str] | None = None, *, public: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page for signed-in users (others go to the sign-in page); ``roles`` may see it.
+
+    A ``public`` page (signing in and out) is open to visitors. Either way the page owns its
+    request's transaction, as the API's ``endpoint`` does: see :func:`_in_transaction`.
+    """
     allowed = tuple(roles) if roles is not None else None
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = signed_in_user()
-            if user is None:
-                target = request.full_path.rstrip("?") if request.method == "GET" else None
-                return redirect(url_for("users_pages.login", next=target))
-            if allowed is not None and user.role not in allowed:
-                raise Forbidden("Your role may not open this page.")
-            return view(*args, **kwargs)
+            if not public:
+                user = signed_in_user()
+                if user is None:
+                    target = request.full_path.rstrip("?") if request.method == "GET" else None
+                    return redirect(url_for("users_pages.login", next=target))
+                if allowed is not None and user.role not in allowed:
+                    raise Forbidden("Your role may not open this page.")
+            return _in_transaction(view, args, kwargs)
 
         return wrapper
 
     return decorator
+
+
+def _in_transaction(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a page's view and end its transaction once, at the boundary.
+
+    A page that answers 2xx or 3xx is committed (then what waited for the commit runs: the
+    success message, a queued job); an error, a 4xx answer (a form sent back with its errors,
+    a refusal) or a HEAD is rolled back, so nothing is half-written.
+    """
+    try:
+        response = current_app.make_response(view(*args, **kwargs))
+    except BaseException:
+        transaction.rollback()
+        raise
+    if request.method == "HEAD" or response.status_code >= 400:
+        transaction.rollback()
+    else:
+        transaction.commit()
+    return response
+
+
+def done(message: str) -> None:
+    """Show ``message`` as a success on the next page, once the change is committed."""
+    transaction.after_commit(lambda: flash(message, "success"))
 
 
 def me() -> User:
@@ -280,26 +312,27 @@ def refusal_message(exc: BaseException) -> str | None:
 
 
 def act(action: Callable[[], Any], *, success: str, back: str) -> Response:
-    """Run a service call, commit, and go ``back`` with a message (POST → redirect → GET).
+    """Run a service call and go ``back`` with a message (POST → redirect → GET).
 
-    Refusals (409 and kin, and fields that do not pass the schema) are shown as a message in
-    words; other errors (403, 404, 500) make an error page.
+    The page's boundary commits it. Refusals (409 and kin, and fields that do not pass the
+    schema) are undone and shown as a message in words; other errors (403, 404, 500) make an
+    error page.
     """
     try:
         action()
-        db.session.commit()
+        db.session.flush()  # a constraint fails here, before the success message is promised
     except ValidationError as exc:
-        db.session.rollback()
+        transaction.rollback()
         flash(_in_words(flat_errors(exc.messages), "Please correct this:"), "error")
         return redirect(back)
     except (AppError, WorkflowError) as exc:
-        db.session.rollback()
+        transaction.rollback()
         message = refusal_message(exc)
         if message is None:
             raise
         flash(_in_words(flat_errors(getattr(exc, "errors", None) or {}), message), "error")
         return redirect(back)
-    flash(success, "success")
+    done(success)
     return redirect(back)
 
 
@@ -313,19 +346,20 @@ def _in_words(errors: dict[str, list[str]], lead: str) -> str:
 def run_form(action: Callable[[], Any]) -> tuple[Any, dict[str, list[str]], int]:
     """Parse and act for a form page: ``(result, field errors, status)``; 200 means done.
 
-    The action loads the form's dict with the API's schema and calls the service; it is
-    committed here. Field errors (422) go next to the fields; a refusal (409 and kin) becomes
-    a message above the form; anything else makes an error page.
+    The action loads the form's dict with the API's schema and calls the service; the page's
+    boundary commits it (a view announces success with :func:`done`). Field errors (422) go
+    next to the fields; a refusal (409 and kin) becomes a message above the form; both are
+    undone; anything else makes an error page.
     """
     try:
         result = action()
-        db.session.commit()
+        db.session.flush()
     except ValidationError as exc:
-        db.session.rollback()
+        transaction.rollback()
         flash("Please correct the fields marked below.", "error")
         return None, flat_errors(exc.messages), 422
     except (AppError, WorkflowError) as exc:
-        db.session.rollback()
+        transaction.rollback()
         message = refusal_message(exc)
         if message is None:
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from grants.cities import services
@@ -13,7 +13,7 @@ from grants.errors import NotFound
 from grants.extensions import db
 from grants.http.cities import presenters
 from grants.http.cities.schemas import CityCreateSchema, TitleCreateSchema
-from grants.http.web import drop_blank, me, page, run_form
+from grants.http.web import done, drop_blank, me, page, run_form
 from grants.users.models import User
 from workflows.grant import ADMIN
 
@@ -40,7 +40,7 @@ def cities() -> Any:
             lambda: services.create_city(CityCreateSchema().load(raw), actor=me())
         )
         if status == 200:
-            flash(f"{city.name} added. Award it a title below.", "success")
+            done(f"{city.name} added. Award it a title below.")
             return redirect(url_for("cities_pages.city", city_id=city.id))
     user = me()
     rows = [
@@ -69,7 +69,7 @@ def city(city_id: int) -> Any:
             lambda: services.create_title(city, TitleCreateSchema().load(raw), actor=me())
         )
         if status == 200:
-            flash(f"Title {title.year} awarded to {city.name}.", "success")
+            done(f"Title {title.year} awarded to {city.name}.")
             return redirect(url_for("cities_pages.city", city_id=city.id))
     user = me()
     titles = [presenters.title_figures(t, user) for t in city.titles]

@@ -25,6 +25,7 @@ from grants.http.schemas import paginate
 from grants.http.web import (
     act,
     as_int,
+    done,
     drop_blank,
     indexed_rows,
     line_rows,
@@ -177,7 +178,7 @@ def new_grant() -> Any:
 
     created, errors, status = run_form(run)
     if status == 200:
-        flash("Proposal saved as a draft. Submit it when it is ready.", "success")
+        done("Proposal saved as a draft. Submit it when it is ready.")
         return redirect(url_for("pages.grant", grant_id=created.id))
     return _render_form(None, form, _shown_lines(), errors, status)
 
@@ -219,7 +220,7 @@ def edit_grant(grant_id: int) -> Any:
         lambda: services.update_grant(grant, GrantPatchSchema().load(data), actor=user)
     )
     if status == 200:
-        flash("Proposal saved.", "success")
+        done("Proposal saved.")
         return redirect(url_for("pages.grant", grant_id=grant.id))
     return _render_form(grant, form, _shown_lines(), errors, status)
 

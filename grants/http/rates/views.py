@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 
 from grants.db import today
 from grants.http.rates.schemas import RatePathSchema, RatePutSchema, RateQuerySchema
-from grants.http.web import me, page, run_form
+from grants.http.web import done, me, page, run_form
 from grants.rates import services
 from grants.rates.policies import may_edit_rates
 
@@ -38,7 +38,7 @@ def rates() -> Any:
 
         _, errors, status = run_form(run)
         if status == 200:
-            flash(f"Rate of {form['currency']} for {form['month']} saved.", "success")
+            done(f"Rate of {form['currency']} for {form['month']} saved.")
             return redirect(url_for("rates_pages.rates", month=form["month"]))
     filters = {k: v for k, v in request.args.items() if k in ("month", "currency") and v}
     try:

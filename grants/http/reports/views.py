@@ -8,7 +8,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from grants import scope
 from grants.errors import NotFound
-from grants.extensions import db
 from grants.grant.models import CATEGORIES
 from grants.http.reports import presenters
 from grants.http.reports.api import UploadFormSchema
@@ -20,6 +19,7 @@ from grants.http.reports.schemas import (
 from grants.http.web import (
     act,
     as_int,
+    done,
     drop_blank,
     indexed_rows,
     line_rows,
@@ -132,9 +132,7 @@ def new_report(grant_id: int) -> Any:
         )
     )
     if status == 200:
-        flash(
-            f"The {kind} report is saved as a draft. Add the receipts, then submit it.", "success"
-        )
+        done(f"The {kind} report is saved as a draft. Add the receipts, then submit it.")
         return redirect(url_for("reports_pages.report", report_id=report.id))
     return _render_form(grant, None, kind, narrative, shown, errors, status)
 
@@ -173,7 +171,7 @@ def edit_report(report_id: int) -> Any:
         lambda: services.update_report(report, ReportPatchSchema().load(data), actor=user)
     )
     if status == 200:
-        flash("Report saved.", "success")
+        done("Report saved.")
         return redirect(url_for("reports_pages.report", report_id=report.id))
     return _render_form(grant, report, report.kind, narrative, shown, errors, status)
 
@@ -238,7 +236,7 @@ def fire(report_id: int, event: str) -> Any:
         lambda: services.transition_report(report, ReportTransitionSchema().load(raw), actor=user)
     )
     if status == 200:
-        flash("Report accepted.", "success")
+        done("Report accepted.")
         return redirect(back)
     by_line: dict[int, dict[str, list[str]]] = {}
     for key, messages in errors.items():
@@ -283,7 +281,6 @@ def receipt(attachment_id: int) -> Any:
     attachment = scope.get_attachment(me(), attachment_id)
     if attachment is None:
         raise NotFound("No such file.")
-    db.session.commit()
     return receipts.receipt_response(
         attachment.id, attachment.content_type, attachment.file_name, attachment.content
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -14,6 +14,7 @@ from grants.extensions import db
 from grants.http.users.schemas import TokenRequestSchema, UserCreateSchema, UserPatchSchema
 from grants.http.web import (
     as_int,
+    done,
     flat_errors,
     me,
     page,
@@ -36,6 +37,7 @@ bp = Blueprint("users_pages", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@page(public=True)
 def login() -> Any:
     """The sign-in form; the same credentials check (and lockout) as the API's tokens."""
     next_url = request.values.get("next")
@@ -57,24 +59,23 @@ def login() -> Any:
         errors, status = flat_errors(exc.messages), 422
     except TooManyAttempts as exc:
         message, status = exc.message, exc.code
-    if status != 200:
-        db.session.rollback()
+    if status != 200:  # answered 4xx: the page's boundary undoes whatever was begun
         return (
             render_template(
                 "users/login.html", next_url=next_url, errors=errors, email=email, message=message
             ),
             status,
         )
-    db.session.commit()
     sign_in(user)
-    flash(f"Signed in as {user.email}.", "success")
+    done(f"Signed in as {user.email}.")
     return redirect(safe_next(next_url))
 
 
 @bp.route("/logout", methods=["POST"])
+@page(public=True)
 def logout() -> Any:
     sign_out()
-    flash("You have signed out.", "success")
+    done("You have signed out.")
     return redirect(url_for("users_pages.login"))
 
 
@@ -114,7 +115,7 @@ def users() -> Any:
             lambda: services.create_user(UserCreateSchema().load(raw), actor=me())
         )
         if status == 200:
-            flash(f"User {user.email} created.", "success")
+            done(f"User {user.email} created.")
             return redirect(url_for("users_pages.users"))
     everyone = list(db.session.scalars(select(User).order_by(User.role, User.email)))
     return (
@@ -147,7 +148,7 @@ def user_detail(user_id: int) -> Any:
             lambda: services.update_user(target, UserPatchSchema().load(raw), actor=me())
         )
         if status == 200:
-            flash(f"User {target.email} saved.", "success")
+            done(f"User {target.email} saved.")
             return redirect(url_for("users_pages.user_detail", user_id=target.id))
     return (
         render_template("users/user.html", **_user_form_context(target=target, errors=errors)),
