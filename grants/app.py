@@ -26,7 +26,7 @@ from werkzeug.routing import IntegerConverter
 from exports import models as export_models
 from exports.api import blp as exports_api
 from exports.views import bp as statements_pages
-from grants import audit
+from grants import audit, lockout
 from grants.cities import models as city_models
 from grants.cli import register_cli
 from grants.comments import models as comment_models
@@ -77,6 +77,7 @@ MODEL_MODULES = (
     rate_models,
     reminder_models,
     audit,
+    lockout,
     idempotency,
     export_models,
 )

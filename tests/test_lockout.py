@@ -1,10 +1,17 @@
-"""Sign-in protection: the 11th attempt after 10 failures is refused for 5 minutes."""
+"""Sign-in protection: the 11th attempt after 10 failures is refused for 5 minutes.
+
+The count lives in the database (grants.lockout), so these run on SQLite and on PostgreSQL;
+concurrent failures are in tests/test_faults.py.
+"""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import REDIS_URL
+from grants.app import create_app
+from grants.extensions import db
+from grants.lockout import SigninLockout
 from tests.factories import PASSWORD
 
 
@@ -16,28 +23,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "redis"])
-def clock(app, request):
-    if request.param == "redis":
-        if not REDIS_URL:
-            pytest.skip("needs a real Redis server: set TEST_REDIS_URL")
-        from redis import Redis
-
-        from grants.lockout import RedisStore
-
-        store = RedisStore(Redis.from_url(REDIS_URL), prefix=f"test-{id(request)}")
-    else:
-        from grants.lockout import MemoryStore
-
-        store = MemoryStore()
+@pytest.fixture
+def clock(app):
     clock = Clock()
     app.config["CLOCK"] = clock
-    app.extensions["signin_lockout"] = store
     yield clock
     app.config.pop("CLOCK")
-    app.extensions.pop("signin_lockout")
-    if request.param == "redis":
-        store.redis.close()
 
 
 def sign_in(client, email, password):
@@ -88,3 +79,42 @@ def test_a_success_clears_the_count(make, client, clock):
     for _ in range(9):
         assert sign_in(client, user.email, "wrong password").status_code == 401
     assert sign_in(client, user.email, PASSWORD).status_code == 201
+
+
+def test_every_worker_sees_the_same_count(make, client, clock, database_url):
+    """Another app on the same database (another worker or host) counts on and refuses too."""
+    email = make.user("auditor").email
+    db.session.rollback()  # hold no transaction (SQLite: no write lock) while the apps work
+    other = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": None,
+            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+            "CLOCK": clock,
+        }
+    )
+    try:
+        for i in range(10):
+            worker = client if i % 2 else other.test_client()
+            assert sign_in(worker, email, "wrong password").status_code == 401
+        assert sign_in(other.test_client(), email, PASSWORD).status_code == 429
+        assert sign_in(client, email, PASSWORD).status_code == 429
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+
+
+def test_the_count_is_kept_per_account_in_the_database_and_a_success_removes_it(
+    make, client, clock
+):
+    user = make.user("auditor")
+    for _ in range(3):
+        sign_in(client, f"  {user.email.upper()} ", "wrong password")
+    db.session.rollback()
+    row = db.session.get(SigninLockout, user.email)
+    assert row is not None and row.failures == [clock.now] * 3 and row.locked_until == 0
+    assert sign_in(client, user.email, PASSWORD).status_code == 201
+    db.session.rollback()
+    assert db.session.scalars(select(SigninLockout)).all() == []

@@ -1,7 +1,8 @@
 """Credentials: password hashes, sign-in checks, API tokens and page sessions.
 
 Only hashes are stored: scrypt for passwords, SHA-256 for random tokens and session ids.
-The caller owns the transaction.
+The caller owns the transaction, except that a failed sign-in is committed at once (its count,
+see grants.lockout, must outlive the refusal).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def token_digest(raw: str) -> str:
 def verify_credentials(email: str, password: str) -> User | None:
     """The active user with this email and password, or None (same work either way).
 
-    Raises 429 while the account is locked after too many failures (see grants.lockout).
+    Raises 429 while the account is locked after too many failures (see grants.lockout); a
+    failure is counted in the database and committed before None is returned.
     """
     found: list[User] = []
 
