@@ -13,13 +13,12 @@ from flask import (
     Response,
     current_app,
     has_request_context,
-    jsonify,
     render_template_string,
     request,
     send_from_directory,
     url_for,
 )
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
@@ -42,6 +41,7 @@ from grants.http.comments.views import bp as comments_pages
 from grants.http.errors import register_error_handlers
 from grants.http.grant.api import blp as grants_api
 from grants.http.grant.views import bp as grants_pages
+from grants.http.health import register_health
 from grants.http.openapi import register_openapi
 from grants.http.pages import bp as composite_pages
 from grants.http.pages import dashboards, grant  # noqa: F401  (their routes join the blueprint)
@@ -55,7 +55,6 @@ from grants.http.users.api import blp as users_api
 from grants.http.users.views import bp as users_pages
 from grants.http.web import SECURITY_HEADERS, register_page_helpers
 from grants.payouts import models as payout_models
-from grants.queue import redis_ok
 from grants.rates import models as rate_models
 from grants.reminders import models as reminder_models
 from grants.reports import models as report_models
@@ -258,24 +257,7 @@ def _register_api(app: Flask) -> None:
     for blp in API_BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
 
-    def healthz() -> Any:
-        """The service is up: the database answers, and the queue (or in-process jobs)."""
-        body = {"database": "ok", "queue": "inline"}
-        status = 200
-        try:
-            db.session.execute(text("SELECT 1"))
-            db.session.rollback()
-        except Exception:  # any failure means down; the reason is logged
-            logging.getLogger(__name__).exception("health check: database down")
-            body["database"] = "down"
-            status = 503
-        if app.config["REDIS_URL"]:
-            body["queue"] = "ok" if redis_ok() else "down"
-            status = 200 if body["queue"] == "ok" and status == 200 else 503
-        return jsonify(body), status
-
-    app.add_url_rule("/healthz", "healthz", healthz)
-    app.add_url_rule(f"{API_PREFIX}/healthz", "api_healthz", healthz)
+    register_health(app, API_PREFIX)
 
 
 def _register_pages(app: Flask) -> None:
