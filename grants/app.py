@@ -11,15 +11,10 @@ import swagger_ui_bundle
 from flask import (
     Flask,
     Response,
-    current_app,
-    has_request_context,
     render_template_string,
-    request,
     send_from_directory,
     url_for,
 )
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
 from exports import models as export_models
@@ -30,6 +25,7 @@ from grants.cities import models as city_models
 from grants.cli import register_cli
 from grants.comments import models as comment_models
 from grants.config import load_settings
+from grants.connections import engine_options, reads_in_autocommit
 from grants.extensions import api, db, migrate
 from grants.grant import models as grant_models
 from grants.http import idempotency
@@ -132,7 +128,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings),
         MAX_CONTENT_LENGTH=(settings["MAX_UPLOAD_MB"] + 1) * 1024 * 1024,
         API_TITLE="Pearl Grants",
         API_VERSION="v1",
@@ -161,6 +157,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max}
     )
     register_body_checks(app)
+    app.before_request(reads_in_autocommit)
     _register_api(app)
     _register_docs(app)
     _register_pages(app)
@@ -197,60 +194,6 @@ def _digits_up_to(limit: int) -> str:
             alternatives.append(digits[:i] + span + (f"[0-9]{{{rest}}}" if rest else ""))
     alternatives.append(digits)
     return "(?:" + "|".join(alternatives) + ")"
-
-
-def _engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Engine options; bound parameters (password hashes, tokens) never reach a log or error."""
-    url = settings["DATABASE_URL"]
-    if url.startswith("sqlite"):
-        return {
-            "hide_parameters": True,
-            "connect_args": {"timeout": settings["SQLITE_BUSY_TIMEOUT_MS"] / 1000},
-        }
-    if url.startswith("postgresql"):
-        return {
-            "hide_parameters": True,
-            "pool_pre_ping": True,
-            "pool_size": settings["DB_POOL_SIZE"],
-            "max_overflow": settings["DB_POOL_SIZE"],
-            "connect_args": {"options": f"-c lock_timeout={settings['LOCK_TIMEOUT_MS']}"},
-        }
-    return {"hide_parameters": True}
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
-    """SQLite: foreign keys on; we issue BEGIN ourselves (see ``_sqlite_begin``)."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn: Any) -> None:
-    """SQLite takes the write lock up front, so contention ends in a wait, not a deadlock.
-
-    A read begins a deferred transaction instead: in WAL mode it blocks no writer and waits
-    for none. A read is a connection opened with the execution option ``read_only`` (long
-    reads such as building a statement), or a GET or HEAD request whose view is not marked
-    as writing (``grants.http.auth.mark_writes``: a download recorded in the audit trail).
-    PostgreSQL begins as its driver does.
-    """
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN" if _reads_only(conn) else "BEGIN IMMEDIATE")
-
-
-def _reads_only(conn: Any) -> bool:
-    option = conn.get_execution_options().get("read_only")
-    if option is not None:
-        return bool(option)
-    if not has_request_context() or request.method not in ("GET", "HEAD"):
-        return False
-    view = current_app.view_functions.get(request.endpoint or "")
-    return not getattr(view, "writes", False)
 
 
 def _register_api(app: Flask) -> None:

@@ -261,9 +261,13 @@ def _extend_chain(session: Session) -> None:
     if not pending:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    postgres = connection.dialect.name == "postgresql"
+    # PostgreSQL: the head row's lock serialises extensions (SQLite holds its write lock since
+    # BEGIN IMMEDIATE). Only while there is no head row yet, an advisory lock stands in for it.
+    head = session.get(AuditHead, 1, populate_existing=True, with_for_update=postgres)
+    if head is None and postgres:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    head = session.get(AuditHead, 1, populate_existing=True)
+        head = session.get(AuditHead, 1, populate_existing=True, with_for_update=True)
     if head is None:
         head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
         session.add(head)

@@ -63,7 +63,7 @@ def mark_writes(view: View) -> View:
     """Mark a GET view that writes (e.g. records a download in the audit trail).
 
     On SQLite a GET or HEAD begins a deferred transaction, which takes no write lock and so
-    blocks no writer (``grants.app._sqlite_begin``); a deferred transaction that then writes
+    blocks no writer (``grants.connections``); a deferred transaction that then writes
     could fail with SQLITE_BUSY under contention, so a marked view takes the lock up front.
     """
     view.writes = True  # type: ignore[attr-defined]
