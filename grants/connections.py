@@ -60,7 +60,9 @@ def read_request() -> bool:
 def reads_in_autocommit() -> None:
     """``before_request``: on PostgreSQL, a read request's connection runs in autocommit."""
     if read_request() and db.engine.dialect.name == "postgresql":
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        session = db.session()
+        if not session.in_transaction():  # a session shared with a caller (tests) keeps its own
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 @event.listens_for(Engine, "connect")

@@ -31,7 +31,7 @@ LIMITS = {
     "GET /grants/{id}": 3,  # + the grant with city, title, budget lines and figures
     "GET /grants": 5,  # + the count, the page of grants with figures, their budget lines
     # + the city with its titles, INSERT grant, one INSERT of all budget lines, the audit
-    # chain (PostgreSQL: advisory lock; head, event, head)
+    # chain (the head locked and read, the event, the head)
     "POST /grants": 8,
     # + the grant locked with city, title and lines, the city's titles (is the title still
     # current?), the UPDATE, the figures read after the lock, the audit chain's three
