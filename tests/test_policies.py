@@ -136,7 +136,7 @@ def test_may_edit_grant():
         may_edit_grant(Grant(state="submitted"), member),
         InvalidTransition,
         409,
-        "only in draft or changes_requested, not in submitted",
+        "only while it is a draft or changes were requested; this one is submitted",
     )
 
 

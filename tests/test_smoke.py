@@ -1,7 +1,12 @@
 def test_healthz_answers_on_the_embedded_default(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"database": "ok", "queue": "inline"}
+    assert response.get_json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "not configured"},
+        "database": "ok",
+        "queue": "inline",
+    }
 
 
 def test_a_city_member_proposes_and_submits(make):

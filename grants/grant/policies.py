@@ -23,7 +23,7 @@ from grants.errors import (
 from grants.extensions import db
 from grants.grant.models import Grant
 from grants.users.models import User
-from workflows.grant import CITY_MEMBER, EDITABLE
+from workflows.grant import CITY_MEMBER, EDITABLE, GRANT
 
 
 def proposal_terms(user: User) -> tuple[Verdict, Title | None]:
@@ -63,8 +63,8 @@ def may_edit_grant(grant: Grant, user: User) -> Verdict:
     if grant.state not in EDITABLE:
         return refuse(
             InvalidTransition(
-                "A proposal can be edited only in draft or changes_requested, "
-                f"not in {grant.state}."
+                "A proposal can be edited only while it is a draft or changes were requested; "
+                f"this one is {GRANT.state_label(grant.state).lower()}."
             )
         )
     return ALLOWED

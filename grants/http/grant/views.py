@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from grants import scope
 from grants.cities.models import City
-from grants.errors import InvalidTransition
 from grants.extensions import db
 from grants.figures import grant_figures
 from grants.grant import services
 from grants.grant.models import CATEGORIES, SETTLING_EVENTS
+from grants.grant.policies import may_edit_grant
 from grants.http.grant.schemas import (
     GrantCreateSchema,
     GrantPatchSchema,
@@ -31,11 +31,10 @@ from grants.http.web import (
     line_rows,
     me,
     page,
-    require_role,
     run_form,
 )
 from grants.money import format_money
-from workflows.grant import CITY_MEMBER, EDITABLE, GRANT, STATES
+from workflows.grant import CITY_MEMBER, GRANT, STATES
 from workflows.labels import event_label
 
 bp = Blueprint("grants_pages", __name__)
@@ -193,12 +192,7 @@ def _shown_lines() -> list[dict[str, str]]:
 def edit_grant(grant_id: int) -> Any:
     user = me()
     grant = scope.get_grant(user, grant_id, for_update=request.method == "POST")
-    require_role(CITY_MEMBER)
-    if grant.state not in EDITABLE:
-        raise InvalidTransition(
-            f"A proposal can be edited only while it is a draft or changes were requested; "
-            f"this one is {GRANT.state_label(grant.state).lower()}."
-        )
+    may_edit_grant(grant, user).enforce()  # 403 for another role, 409 in a later state
     if request.method == "GET":
         form = {
             "title": grant.title,
