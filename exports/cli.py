@@ -1,4 +1,5 @@
-"""``flask --app wsgi exports worker [--burst]``: an RQ worker inside the app context."""
+"""``flask --app wsgi exports worker [--burst]``: an RQ worker inside the app context, with the
+dispatcher (``exports.dispatcher``) sweeping at its start and, beside it, while it works."""
 
 from __future__ import annotations
 
@@ -7,22 +8,30 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from rq import SimpleWorker
 
-from exports.jobs import enqueue, queue
-from exports.services import reap_stale
+from exports.dispatcher import Sweeper, sweep
+from exports.jobs import queue
 
 exports_cli = AppGroup("exports", help="Financial statements.")
 
 
 @exports_cli.command("worker")
-@click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
+@click.option("--burst", is_flag=True, help="Sweep once, drain the queue, then exit.")
 @with_appcontext
 def worker_command(burst: bool) -> None:
     """Run an RQ worker for the export queue (needs REDIS_URL)."""
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: exports run in-process, no worker needed")
-    for export_id in reap_stale():
-        enqueue(export_id)
+    sweep()  # at start: what was requested while no worker (or Redis) ran, what a killed one left
     q = queue()
     # SimpleWorker runs jobs in this process, inside the app context opened by the CLI.
     worker = SimpleWorker([q], connection=q.connection)
-    worker.work(burst=burst, logging_level="INFO")
+    sweeper = None
+    if not burst:  # beside the worker, in its own thread: see exports.dispatcher.Sweeper
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        sweeper = Sweeper(app, app.config["EXPORT_SWEEP_SECONDS"])
+        sweeper.start()
+    try:
+        worker.work(burst=burst, logging_level="INFO")
+    finally:
+        if sweeper is not None:
+            sweeper.stop()

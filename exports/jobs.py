@@ -1,9 +1,13 @@
 """Thin job entry points: RQ (when ``REDIS_URL`` is set) or in-process, through the same code.
 
-The export row is the truth. A job marks it running (with a lease), builds the workbook, and
-writes the file, its checksum and ``finished`` in one transaction: a killed worker can leave a
-row running (the lease runs out and the next worker queues it again), never finished with a
-partial file. A job run twice for the same row finds it finished and does nothing.
+The export row is the truth. Its ``job_id`` names the one job that may run it: written on the
+row (a guarded claim, ``exports.services.claim_queued``) before that job is queued, checked
+when the job starts, renews its lease and finishes. A job marks the row running (with a lease),
+builds the workbook, and writes the file, its checksum and ``finished`` in one transaction: a
+killed worker can leave a row running (the lease runs out and the dispatcher,
+``exports.dispatcher``, queues it again under a new job id), never finished with a partial
+file. A job that no longer owns its row (run twice, or superseded after its lease ran out)
+does nothing, or stops at its next progress report.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import tempfile
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, get_current_job
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from exports.datasets import scope_for, statement_sheets
 from exports.models import FINISHED, QUEUED, RUNNING, Export
-from exports.services import mark_failed
+from exports.services import claim_queued, mark_failed
 from exports.statement import about_rows, estimate_rows, file_name, properties
 from exports.workbooks import write_workbook
 from grants.db import utcnow
@@ -34,17 +39,28 @@ def _lease(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=current_app.config["EXPORT_LEASE_SECONDS"])
 
 
+def _owned(export_id: int, job_id: str | None) -> tuple[Any, ...]:
+    """The row while ``job_id`` owns it (``None``: the in-process path, which has no job id)."""
+    job = Export.job_id.is_(None) if job_id is None else Export.job_id == job_id
+    return (Export.id == export_id, job)
+
+
+class Superseded(Exception):
+    """The row is no longer this job's: its lease ran out and another job was queued for it."""
+
+
 def _start(export_id: int, job_id: str | None) -> bool:
+    """Claim the queued row for this job: refused if it is finished, failed, running, or queued
+    for another job (a stale or duplicate job never runs a statement a second time)."""
     now = utcnow()
     claimed = db.session.execute(
         update(Export)
-        .where(Export.id == export_id, Export.status.in_((QUEUED, RUNNING)))
+        .where(*_owned(export_id, job_id), Export.status == QUEUED)
         .values(
             status=RUNNING,
             attempts=Export.attempts + 1,
             started_at=now,
             lease_until=_lease(now),
-            job_id=job_id,
             progress=0,
         )
         .execution_options(synchronize_session=False)
@@ -53,17 +69,19 @@ def _start(export_id: int, job_id: str | None) -> bool:
     return bool(claimed)
 
 
-def _progress(export_id: int, total_rows: int) -> Any:
+def _progress(export_id: int, job_id: str | None, total_rows: int) -> Any:
     """Progress and lease, written on a connection of their own: the read goes on meanwhile."""
 
     def report(done: int) -> None:
         percent = min(99, int(done * 100 / max(total_rows, 1)))
         with db.engine.begin() as conn:
-            conn.execute(
+            renewed = conn.execute(
                 update(Export)
-                .where(Export.id == export_id, Export.status == RUNNING)
+                .where(*_owned(export_id, job_id), Export.status == RUNNING)
                 .values(progress=percent, lease_until=_lease(utcnow()))
-            )
+            ).rowcount
+        if not renewed:
+            raise Superseded(export_id)
 
     return report
 
@@ -71,8 +89,17 @@ def _progress(export_id: int, total_rows: int) -> Any:
 def run_export(export_id: int, job_id: str | None = None) -> str:
     """Build the statement of one export row (the RQ job and the in-process path)."""
     if not _start(export_id, job_id):
-        log.info("export %s is finished or failed already: nothing to do", export_id)
+        log.info("export %s is not queued for job %s: nothing to do", export_id, job_id)
         return "skipped"
+    try:
+        return _build(export_id, job_id)
+    except Superseded:
+        db.session.rollback()
+        log.warning("export %s: job %s lost its lease to a newer job; stopped", export_id, job_id)
+        return "superseded"
+
+
+def _build(export_id: int, job_id: str | None) -> str:
     # One read for the whole workbook, which blocks no writer meanwhile.
     db.session.connection(execution_options={"read_only": True})
     export = db.session.get(Export, export_id)
@@ -88,7 +115,7 @@ def run_export(export_id: int, job_id: str | None = None) -> str:
             out,
             properties=properties(export, requester),
             about=lambda r: about_rows(export, scope, requester, generated_at, r),
-            progress=_progress(export_id, total),
+            progress=_progress(export_id, job_id, total),
         )
         out.seek(0)
         content = out.read()
@@ -96,7 +123,7 @@ def run_export(export_id: int, job_id: str | None = None) -> str:
     db.session.rollback()
     done = db.session.execute(
         update(Export)
-        .where(Export.id == export_id, Export.status == RUNNING)
+        .where(*_owned(export_id, job_id), Export.status == RUNNING)
         .values(
             status=FINISHED,
             progress=100,
@@ -140,20 +167,22 @@ def queue() -> Any:
     )
 
 
-def enqueue(export_id: int) -> str:
-    job = queue().enqueue(
+def enqueue(export_id: int, job_id: str, attempts: int = 0) -> str:
+    """Queue the job ``job_id`` that the row already names (after a claim); RQ retries a failure
+    as long as the row has tries left (``attempts`` made so far)."""
+    retries = current_app.config["EXPORT_MAX_ATTEMPTS"] - attempts - 1
+    queue().enqueue(
         "exports.jobs.rq_job",
         export_id,
+        job_id=job_id,
         job_timeout=current_app.config["EXPORT_JOB_TIMEOUT"],
-        retry=Retry(max=current_app.config["EXPORT_MAX_ATTEMPTS"] - 1),
+        retry=Retry(max=retries) if retries > 0 else None,
         on_failure=Callback(on_job_failure),
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
         description=f"export {export_id}",
     )
-    db.session.execute(update(Export).where(Export.id == export_id).values(job_id=job.id))
-    db.session.commit()
-    return job.id
+    return job_id
 
 
 def rq_job(export_id: int) -> str:
@@ -163,20 +192,33 @@ def rq_job(export_id: int) -> str:
 
 
 def on_job_failure(job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
-    """RQ failure callback: back to queued while RQ retries, else failed with a readable message."""
+    """RQ failure callback: back to queued while RQ retries, else failed with a readable message.
+
+    Only while this job owns the row: a job superseded by a newer one leaves it alone.
+    """
     export_id = job.args[0]
     retrying = bool(job.retries_left and job.retries_left > 0)
     log.error("export %s: job %s failed (retrying: %s): %s", export_id, job.id, retrying, exc)
-    current = db.session.scalar(select(Export.job_id).where(Export.id == export_id))
-    db.session.rollback()
-    if current not in (None, job.id):
-        return  # a newer job owns the row
-    mark_failed(export_id, _describe(exc), retrying=retrying)
+    mark_failed(export_id, _describe(exc), retrying=retrying, job_id=job.id)
 
 
 def dispatch(export_id: int) -> None:
-    """After the commit: enqueue on Redis, or run in-process when no ``REDIS_URL`` is set."""
-    if current_app.config["REDIS_URL"]:
-        enqueue(export_id)
-    else:
+    """After the commit: queue the job on Redis, or run it in-process without ``REDIS_URL``.
+
+    Never fails the request: the row is committed and queued, and when Redis (or anything on
+    the way) fails, the dispatcher (``exports.dispatcher.sweep``, run by every worker) queues
+    it once Redis is back.
+    """
+    if not current_app.config["REDIS_URL"]:
         run_inline(export_id)
+        return
+    try:
+        job_id = claim_queued(export_id, None)
+        if job_id is not None:  # None: a sweep queued it already
+            enqueue(export_id, job_id)
+    except (RedisError, OSError) as exc:
+        db.session.rollback()
+        log.warning("export %s left queued for the dispatcher: Redis failed: %s", export_id, exc)
+    except Exception:  # the row stays queued whatever went wrong; the dispatcher takes it
+        db.session.rollback()
+        log.warning("export %s left queued for the dispatcher", export_id, exc_info=True)

@@ -1,9 +1,10 @@
-"""Requesting statements, dispatching their jobs, and audited downloads."""
+"""Requesting statements, audited downloads, and the guarded claims of who runs a row."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any
 
 from flask import current_app
@@ -88,12 +89,20 @@ def download(export: Export, *, actor: User) -> bytes:
     return content
 
 
-def mark_failed(export_id: int, message: str, *, retrying: bool = False) -> None:
-    """Record a failure; a retried job goes back to the queue, else the export has failed."""
+def mark_failed(
+    export_id: int, message: str, *, retrying: bool = False, job_id: str | None = None
+) -> None:
+    """Record a failure; a retried job goes back to the queue, else the export has failed.
+
+    With ``job_id``, only while that job still owns the row (a newer job's row is left alone).
+    """
     db.session.rollback()
+    owned = [Export.id == export_id, Export.status.in_((QUEUED, RUNNING))]
+    if job_id is not None:
+        owned.append(Export.job_id == job_id)
     db.session.execute(
         update(Export)
-        .where(Export.id == export_id, Export.status.in_((QUEUED, RUNNING)))
+        .where(*owned)
         .values(
             status=QUEUED if retrying else FAILED,
             error=message[:2000],
@@ -105,29 +114,69 @@ def mark_failed(export_id: int, message: str, *, retrying: bool = False) -> None
     db.session.commit()
 
 
-def reap_stale(now: dt.datetime | None = None) -> list[int]:
-    """Exports whose worker died mid-job (lease run out): queue again, or fail after the last try.
+# ---------------------------------------------------------------------------------------------
+# Claims: every change of who runs a row is one guarded UPDATE that names what its caller saw
+# (status, job id, lease), so of two dispatchers that saw the same row exactly one wins.
 
-    Returns the ids queued again; the caller enqueues them.
-    """
-    now = now or utcnow()
-    limit = current_app.config["EXPORT_MAX_ATTEMPTS"]
-    stale = list(
-        db.session.scalars(select(Export).where(Export.status == RUNNING, Export.lease_until < now))
-    )
-    requeue = []
-    for export in stale:
-        if export.attempts >= limit:
-            export.status = FAILED
-            export.error = f"The worker stopped during the job {export.attempts} times; giving up."
-            export.finished_at = now
-        else:
-            export.status = QUEUED
-            export.error = "The worker stopped during the job; it runs again."
-            requeue.append(export.id)
-        export.lease_until = None
-        export.progress = 0
+
+def new_job_id(export_id: int) -> str:
+    """A fresh RQ job id, written on the row before the job is queued (the job checks it)."""
+    return f"export-{export_id}-{uuid.uuid4().hex}"
+
+
+def _job_is(job_id: str | None) -> Any:
+    return Export.job_id.is_(None) if job_id is None else Export.job_id == job_id
+
+
+def claim_queued(export_id: int, seen_job_id: str | None) -> str | None:
+    """Give a queued row a new job id if it still has ``seen_job_id``; the new id, or None."""
+    job_id = new_job_id(export_id)
+    claimed = db.session.execute(
+        update(Export)
+        .where(Export.id == export_id, Export.status == QUEUED, _job_is(seen_job_id))
+        .values(job_id=job_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
-    if stale:
-        log.warning("stale exports: queued again %s, failed %s", requeue, len(stale) - len(requeue))
-    return requeue
+    return job_id if claimed else None
+
+
+def reclaim_stale(
+    export_id: int, seen_job_id: str | None, attempts: int, now: dt.datetime
+) -> tuple[str, str | None] | None:
+    """A running row whose lease ran out at ``now``: queue it again under a new job id, or fail
+    it after the last try. Returns ``(QUEUED, job_id)``, ``(FAILED, None)``, or None when the
+    row changed meanwhile (its job renewed the lease, finished, or another dispatcher won)."""
+    guard = (
+        Export.id == export_id,
+        Export.status == RUNNING,
+        _job_is(seen_job_id),
+        Export.attempts == attempts,
+        Export.lease_until < now,
+    )
+    if attempts >= current_app.config["EXPORT_MAX_ATTEMPTS"]:
+        job_id, values = (
+            None,
+            {
+                "status": FAILED,
+                "error": f"The worker stopped during the job {attempts} times; giving up.",
+                "finished_at": now,
+            },
+        )
+    else:
+        job_id = new_job_id(export_id)
+        values = {
+            "status": QUEUED,
+            "job_id": job_id,
+            "error": "The worker stopped during the job; it runs again.",
+        }
+    claimed = db.session.execute(
+        update(Export)
+        .where(*guard)
+        .values(lease_until=None, progress=0, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return None
+    return (QUEUED, job_id) if job_id else (FAILED, None)

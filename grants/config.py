@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {  # nosec B105
     "EXPORT_JOB_TIMEOUT": 1800,
     "EXPORT_LEASE_SECONDS": 120,
     "EXPORT_MAX_ATTEMPTS": 3,
+    "EXPORT_SWEEP_SECONDS": 5,  # the worker's dispatcher: how often it re-queues what is lost
     "SQLITE_BUSY_TIMEOUT_MS": 10000,
     # The page session cookie is Secure on HTTPS requests; set this when a proxy ends TLS.
     "SESSION_COOKIE_SECURE": False,
@@ -55,6 +56,7 @@ INT_SETTINGS = {
     "EXPORT_JOB_TIMEOUT",
     "EXPORT_LEASE_SECONDS",
     "EXPORT_MAX_ATTEMPTS",
+    "EXPORT_SWEEP_SECONDS",
     "SQLITE_BUSY_TIMEOUT_MS",
 }
 
