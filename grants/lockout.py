@@ -98,8 +98,13 @@ def guard(account: str, attempt: Callable[[], bool]) -> bool:
     """
     account = account.strip().lower()[:254]
     now = _clock()
-    if locked_until(account) > now:
-        raise TooManyAttempts()
+    until = locked_until(account)
+    if until > now:
+        minutes = max(1, -(-int(until - now) // 60))  # rounded up: never "0 minutes"
+        raise TooManyAttempts(
+            "Too many failed sign-in attempts: try again in "
+            f"{minutes} minute{'s' if minutes != 1 else ''}."
+        )
     if attempt():
         reset(account, now)
         return True

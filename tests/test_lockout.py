@@ -45,8 +45,11 @@ def test_lockout_starts_at_the_11th_attempt_and_ends_after_5_minutes(make, clien
     r = sign_in(client, user.email, PASSWORD)
     assert r.status_code == 429
     assert r.get_json()["code"] == 429
+    assert r.get_json()["message"] == "Too many failed sign-in attempts: try again in 5 minutes."
     clock.now += 299
-    assert sign_in(client, user.email, PASSWORD).status_code == 429
+    r = sign_in(client, user.email, PASSWORD)
+    assert r.status_code == 429
+    assert r.get_json()["message"].endswith("try again in 1 minute.")
     clock.now += 2
     assert sign_in(client, user.email, PASSWORD).status_code == 201
 

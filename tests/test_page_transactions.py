@@ -99,7 +99,7 @@ def test_a_refused_page_action_writes_nothing(make, browser):
     assert db.session.get(Grant, grant.id).state == "withdrawn"
     assert _audit_count() == audited
     html = b.get(response.headers["Location"]).text
-    assert "this cannot be done now" in html and "Done:" not in html
+    assert "This cannot be done now: it is withdrawn." in html and "Done:" not in html
 
 
 def test_a_form_sent_back_with_errors_commits_nothing(make, browser, commits):

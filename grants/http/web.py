@@ -302,7 +302,8 @@ REFUSALS = (409, 413, 415, 422, 429)
 def refusal_message(exc: BaseException) -> str | None:
     """The words of a refusal to show beside a form, or None for errors that need a page."""
     if isinstance(exc, TransitionNotAllowed):
-        return f"{state_label(exc.state)}: this cannot be done now."
+        # In words, without the state first (“Approved: …” read as if it had just happened).
+        return f"This cannot be done now: it is {state_label(exc.state).lower()}."
     if isinstance(exc, AppError) and exc.code in REFUSALS:
         message = exc.message
         if exc.code == 422 and exc.errors and message == "The request is not valid: see errors.":
