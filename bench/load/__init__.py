@@ -22,6 +22,14 @@
     .venv/bin/python -m bench.load                 # 5 minutes
     .venv/bin/python -m bench.load --seconds 30    # a short run
     .venv/bin/python bench/load.py --seconds 30    # the same (the old command)
+    .venv/bin/python -m bench.load --seconds 60 --chaos    # with outages (see ``chaos``)
+
+``--chaos`` (module ``chaos``): a private redis-server instead of the shared Redis; every
+``--chaos-every`` seconds (9) in turn the export worker is SIGKILLed and restarted, Redis is
+killed and restarted 4 s later, the scratch database's backends are terminated. A 503 with
+Retry-After is accepted only inside an outage window of the dependency it names (+2 s), and
+retried after min(Retry-After, 2 s); afterwards every statement must finish within
+``--lease`` (EXPORT_LEASE_SECONDS, 20) + 60 s, and the checks of step 6 must pass.
 
 Needs PostgreSQL (LOAD_DATABASE_URL, default postgresql+psycopg://root@127.0.0.1:5432/test),
 Redis (LOAD_REDIS_URL, default redis://127.0.0.1:6379/0) and gunicorn
@@ -34,7 +42,8 @@ The package, in the order a request goes through it:
 - ``config``: where it runs (database, Redis, host), the seed's sizes, rates and time limits;
 - ``oracle``: the money figures re-computed independently of the service (see its docstring);
 - ``contract``: what api.md promises a client, checked on every answer;
-- ``client``: one thread's connection, judging every answer (ok, expected 409, error);
+- ``chaos``: the outages of ``--chaos`` and the windows inside which a 503 is honest;
+- ``client``: one thread's connection, judging every answer (ok, expected 409, 503, error);
 - ``scenario``: what the generator knows of the grants, and the users' actions (the mix);
 - ``report``: latencies and counts, and the table printed at the end;
 - ``harness``: the database, seed, processes, the run and the checks afterwards (``main``).

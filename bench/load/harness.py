@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import bench.load
+from bench.load.chaos import Chaos, Outages, RedisServer, Worker, print_windows
 from bench.load.client import Client, User
 from bench.load.config import (
     API,
@@ -114,6 +115,12 @@ def seed(url: str, secret: str) -> int:
         db.session.commit()
         db.engine.dispose()
     return today.year
+
+
+def make_url_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url).database)
 
 
 def free_port() -> int:
@@ -234,7 +241,7 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 
 def drop_queue(name: str) -> None:
-    """Remove this run's queue, its registries and their jobs from Redis."""
+    """Remove this run's queue, its registries and their jobs from (the shared) Redis."""
     from redis import Redis
 
     redis = Redis.from_url(REDIS_URL, socket_timeout=5)
@@ -262,11 +269,12 @@ def drop_queue(name: str) -> None:
 # Afterwards: the database
 
 
-def wait_exports(url: str) -> dict[str, int]:
+def wait_exports(url: str, timeout: float = SETTLE_WAIT) -> dict[str, int]:
+    """Wait (at most ``timeout`` s) until no export is queued or running; the counts by status."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
-    deadline = time.monotonic() + SETTLE_WAIT
+    deadline = time.monotonic() + timeout
     try:
         while True:
             with engine.connect() as conn:
@@ -282,6 +290,25 @@ def wait_exports(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def keys_in_progress(url: str) -> list[tuple]:
+    """Idempotency keys still without a stored answer: nothing is running once the load is over."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT k.method, k.path, k.key, k.created_at, u.email FROM idempotency_keys k"
+                    " JOIN users u ON u.id = k.user_id WHERE k.response_status IS NULL"
+                    " ORDER BY k.id"
+                )
+            ).all()
+            return [tuple(r) for r in rows]
+    finally:
+        engine.dispose()
+
+
 def audit_verify(env: dict[str, str]) -> tuple[bool, str]:
     out = subprocess.run(
         [str(BIN / "flask"), "--app", "wsgi", "audit", "verify"],
@@ -293,6 +320,11 @@ def audit_verify(env: dict[str, str]) -> tuple[bool, str]:
     )
     text = (out.stdout + out.stderr).strip().splitlines()
     return out.returncode == 0, (text[-1] if text else f"exit {out.returncode}")
+
+
+def count_lines(log: Path, *needles: str) -> dict[str, int]:
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return {n: sum(n in line for line in lines) for n in needles}
 
 
 def log_findings(log: Path) -> list[str]:
@@ -312,6 +344,21 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", 300)))
     parser.add_argument("--clients", type=int, default=8, help="client threads (plus the auditor)")
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="kill and restart the worker and a private Redis, and terminate the database's "
+        "connections, during the load (see bench/load/chaos.py)",
+    )
+    parser.add_argument(
+        "--chaos-every", type=float, default=9.0, help="seconds between two blows (--chaos)"
+    )
+    parser.add_argument(
+        "--lease",
+        type=int,
+        default=20,
+        help="EXPORT_LEASE_SECONDS under --chaos (a killed worker's statement waits for it)",
+    )
     args = parser.parse_args()
 
     cores = len(os.sched_getaffinity(0))
@@ -325,7 +372,13 @@ def main() -> int:
     env = dict(os.environ)
     env.pop("FLASK_DEBUG", None)
     env.update(DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY=secret, EXPORT_QUEUE=queue)
-    server = worker = None
+    redis = None
+    if args.chaos:  # a Redis of this run only: the shared one on 6379 is never killed
+        redis = RedisServer(free_port(), folder)
+        redis.start()
+        env.update(REDIS_URL=redis.url, EXPORT_LEASE_SECONDS=str(args.lease))
+    server = None
+    worker = Worker(env, worker_log)
     stats = Stats()
     try:
         migrate(env)
@@ -346,46 +399,74 @@ def main() -> int:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        with open(worker_log, "wb") as out:
-            worker = subprocess.Popen(
-                [str(BIN / "flask"), "--app", "wsgi", "exports", "worker"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_healthy(port, [server, worker], log)
+        wait_healthy(port, [server, worker.start()], log)
         members, officers, auditor, admin = sign_in(port, Stats())
 
         load_before = os.getloadavg()[0]
         workers_before, backends_before = server_pids(server.pid, url)
         cpu_before = cpu_of(workers_before + backends_before)
+        # Terminated backends take their CPU time with them: read it just before each blow.
+        seen_backends: dict[int, float] = {}
+
+        def sample_backends() -> None:
+            seen_backends.update(cpu_of(backends(url)))
+
         own_before = time.process_time()
         start = time.monotonic()
+        outages = Outages(start) if args.chaos else None
         ctx = Ctx(
             port, stats, World(), members, officers, auditor, admin, year, start + args.seconds
         )
+        ctx.outages = outages
+        chaos = None
+        if outages is not None and redis is not None:
+            ctx.export_every = 10.0
+            worker.supervise()
+            chaos = Chaos(
+                outages,
+                ctx.end,
+                args.chaos_every,
+                worker,
+                redis,
+                make_url_database(url),
+                ctx.statement_requested,
+                ctx.export_now,
+                sample_backends,
+            )
         drivers = [Driver(ctx, args.seed + i) for i in range(args.clients)]
         threads = [threading.Thread(target=d.loop, daemon=True) for d in drivers]
         audit_driver = Driver(ctx, args.seed - 1, as_user=auditor)
         threads.append(threading.Thread(target=audit_driver.auditor_loop, daemon=True))
         print(
             f"Load: {args.seconds:.0f} s, {args.clients} clients + the auditor, gunicorn "
-            f"--workers {workers} (2 × {cores} cores), PostgreSQL, Redis",
+            f"--workers {workers} (2 × {cores} cores), PostgreSQL, Redis"
+            + (
+                f"; chaos every {args.chaos_every:.0f} s (worker, Redis, database in turn), "
+                f"private redis-server on {redis.url}, EXPORT_LEASE_SECONDS={args.lease}"
+                if chaos is not None and redis is not None
+                else ""
+            ),
             flush=True,
         )
+        if chaos is not None:
+            chaos.start()
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=max(0.0, ctx.end - time.monotonic()) + 240)
+        if chaos is not None:
+            chaos.join(timeout=60)
         elapsed = time.monotonic() - start
         own_cpu = time.process_time() - own_before
         load_after = os.getloadavg()[0]
         workers_after, backends_after = server_pids(server.pid, url)
         cpu_after = cpu_of(workers_after + backends_after)
+        seen_backends.update({p: cpu_after[p] for p in backends_after if p in cpu_after})
 
         def used(pids: list[int]) -> float:
             return sum(cpu_after[p] - cpu_before.get(p, 0.0) for p in pids if p in cpu_after)
+
+        pg_cpu = sum(c - cpu_before.get(p, 0.0) for p, c in seen_backends.items())
 
         if any(t.is_alive() for t in threads):
             stats.error("load generator", "a client thread was still running 240 s after the end")
@@ -394,14 +475,36 @@ def main() -> int:
         per = 1000 / max(total, 1)
         print(
             f"CPU per request: gunicorn workers {used(workers_after) * per:.1f} ms, PostgreSQL "
-            f"{used(backends_after) * per:.1f} ms, load generator {own_cpu * per:.1f} ms; "
+            f"{pg_cpu * per:.1f} ms, load generator {own_cpu * per:.1f} ms; "
             f"load average (1 min) {load_before:.1f} at the start, {load_after:.1f} at the end "
             f"({cores} cores)"
         )
         if sorted(workers_after) != sorted(workers_before):
             stats.error("gunicorn", f"workers restarted: {workers_before} → {workers_after}")
-        wait_exports(url)
+        settle_start = time.monotonic()
+        counts = wait_exports(url, args.lease + 60 if args.chaos else SETTLE_WAIT)
+        settled = time.monotonic() - settle_start
         checks, facts = check_invariants(url)
+        stuck = keys_in_progress(url)
+        checks.append(
+            (
+                f"no Idempotency-Key left in progress after the load ({len(stuck)} left)",
+                not stuck,
+                "; ".join(
+                    f"{m} {p} key {k} of {e}, claimed {c:%H:%M:%S}" for m, p, k, c, e in stuck[:5]
+                ),
+            )
+        )
+        if args.chaos:
+            checks.append(
+                (
+                    f"every statement requested finished, none queued, running or failed "
+                    f"({counts.get('finished', 0)} of {len(ctx.export_ids)} requested; "
+                    f"{settled:.0f} s after the load, bound {args.lease + 60} s)",
+                    bool(ctx.export_ids) and counts == {"finished": len(ctx.export_ids)},
+                    str(counts),
+                )
+            )
         ok, verdict = audit_verify(env)
         checks.append((f"flask --app wsgi audit verify: {verdict}", ok, verdict))
         states = ", ".join(f"{s} {n}" for s, n in sorted(facts["states"].items()))
@@ -416,6 +519,30 @@ def main() -> int:
         for name, passed, detail in checks:
             print(f"  {'PASS' if passed else 'FAIL'}  {name}" + ("" if passed else f": {detail}"))
         errors = sum(stats.errors.values())
+        chaos_ok = True
+        if chaos is not None and outages is not None:
+            print_windows(outages)
+            answers = sum(stats.unavailable.values())
+            print(
+                f"503 with Retry-After inside the windows: {answers:,} "
+                + "("
+                + ", ".join(f"{k} {n}" for k, n in stats.unavailable.most_common())
+                + "); each retried after min(Retry-After, 2 s)"
+            )
+            exits = ", ".join(f"exit {c}: {n}" for c, n in sorted(worker.exits.items()))
+            print(f"worker exits by itself (restarted by the supervisor): {exits or 'none'}")
+            down = count_lines(log, "dependency down")
+            found = count_lines(worker_log, "Traceback", "failed (retrying", "dispatcher: queued")
+            print(
+                f"gunicorn log: {down['dependency down']} 'dependency down' warnings; worker log: "
+                f"{found['Traceback']} tracebacks, {found['failed (retrying']} job failures, "
+                f"{found['dispatcher: queued']} sweeps that re-queued"
+            )
+            blows = ", ".join(f"{k} {chaos.counts[k]}" for k in ("worker", "redis", "database"))
+            chaos_ok = not chaos.failures and all(
+                chaos.counts[k] for k in ("worker", "redis", "database")
+            )
+            print(f"blows: {blows}" + (f"; FAILED: {chaos.failures}" if chaos.failures else ""))
         if stats.details:
             print("\nfirst errors:")
             for text in stats.details[:20]:
@@ -427,7 +554,9 @@ def main() -> int:
         print()
         print(f"{'PASS' if errors == 0 else 'FAIL'}  0 errors ({errors:,} of {total:,} requests)")
         print(f"{'PASS' if invariants_ok else 'FAIL'}  invariants intact")
-        passed = errors == 0 and invariants_ok
+        if chaos is not None:
+            print(f"{'PASS' if chaos_ok else 'FAIL'}  every kind of outage happened at least once")
+        passed = errors == 0 and invariants_ok and chaos_ok
         if passed:
             shutil.rmtree(folder, ignore_errors=True)
         else:
@@ -435,6 +564,9 @@ def main() -> int:
         return 0 if passed else 1
     finally:
         stop(server)
-        stop(worker)
+        worker.stop()
         drop()
-        drop_queue(queue)
+        if redis is not None:
+            redis.kill()  # this run's own Redis: the queue goes with it
+        else:
+            drop_queue(queue)

@@ -20,6 +20,7 @@ class Stats:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.refused: Counter[tuple[str, str]] = Counter()
         self.errors: Counter[str] = Counter()
+        self.unavailable: Counter[str] = Counter()  # 503s inside an outage window (--chaos)
         self.details: list[str] = []
 
     def record(self, kind: str, seconds: float, outcome: str, reason: str | None = None) -> None:
@@ -29,6 +30,8 @@ class Stats:
                 self.refused[(kind, reason or "?")] += 1
             elif outcome == "error":
                 self.errors[kind] += 1
+            elif outcome == "unavailable":
+                self.unavailable[kind] += 1
 
     def detail(self, kind: str, text: str) -> None:
         with self.lock:
@@ -49,20 +52,30 @@ def report(stats: Stats, seconds: float) -> int:
         values.sort()
         everything.extend(values)
         refused = sum(n for (k, _), n in stats.refused.items() if k == kind)
-        rows.append((kind, values, refused, stats.errors.get(kind, 0)))
+        unavailable = stats.unavailable.get(kind, 0)
+        rows.append((kind, values, refused, unavailable, stats.errors.get(kind, 0)))
     everything.sort()
     rows.sort(key=lambda r: -len(r[1]))
-    print(f"\n{'kind':<52}{'requests':>9}{'409':>7}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}", end="")
-    print(f"{'p99 ms':>9}")
+    chaos = bool(stats.unavailable)
+    print(f"\n{'kind':<52}{'requests':>9}{'409':>7}", end="")
+    print(f"{'503':>7}" if chaos else "", end="")
+    print(f"{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
 
-    def line(name: str, values: list[float], refused: int, errors: int) -> None:
+    def line(name: str, values: list[float], refused: int, unavailable: int, errors: int) -> None:
         p = [percentile(values, q) * 1000 for q in (50, 95, 99)]
-        print(f"{name:<52}{len(values):>9,}{refused:>7,}{errors:>7,}", end="")
-        print(f"{p[0]:>9.1f}{p[1]:>9.1f}{p[2]:>9.1f}")
+        print(f"{name:<52}{len(values):>9,}{refused:>7,}", end="")
+        print(f"{unavailable:>7,}" if chaos else "", end="")
+        print(f"{errors:>7,}{p[0]:>9.1f}{p[1]:>9.1f}{p[2]:>9.1f}")
 
-    for kind, values, refused, errors in rows:
-        line(kind, values, refused, errors)
-    line("all", everything, sum(stats.refused.values()), sum(stats.errors.values()))
+    for kind, values, refused, unavailable, errors in rows:
+        line(kind, values, refused, unavailable, errors)
+    line(
+        "all",
+        everything,
+        sum(stats.refused.values()),
+        sum(stats.unavailable.values()),
+        sum(stats.errors.values()),
+    )
     print(
         f"\nthroughput: {len(everything) / seconds:.1f} requests/s ({len(everything):,} in ", end=""
     )

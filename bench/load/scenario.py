@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from bench.load.chaos import Outages
 from bench.load.client import Client, Reply, User
 from bench.load.config import API, CATEGORIES, EXPORT_EVERY, EXPORT_WAIT, RATES, XLSX, utc_today
 from bench.load.contract import (
@@ -162,6 +163,10 @@ class Ctx:
     year: int
     end: float
     export_ids: list[int] = field(default_factory=list)
+    export_every: float = EXPORT_EVERY
+    outages: Outages | None = None  # --chaos
+    export_now: threading.Event = field(default_factory=threading.Event)  # chaos asks for one
+    statement_requested: threading.Event = field(default_factory=threading.Event)  # 202 came
 
 
 class Driver:
@@ -189,7 +194,7 @@ class Driver:
         self.as_user = as_user  # the auditor's thread reads as the auditor
         self.w = ctx.world
         self.rnd = random.Random(seed)
-        self.c = Client(ctx.port, ctx.stats)
+        self.c = Client(ctx.port, ctx.stats, ctx.outages)
         self.city_ids = sorted(ctx.members)
         # Some Pearls are busier than others (Zipf-like): their titles meet the cap first.
         self.activity = [1 / rank**0.7 for rank in range(1, len(self.city_ids) + 1)]
@@ -894,8 +899,9 @@ class Driver:
         try:
             while time.monotonic() < self.ctx.end:
                 try:
-                    if time.monotonic() >= next_export:
-                        next_export = time.monotonic() + EXPORT_EVERY
+                    if time.monotonic() >= next_export or self.ctx.export_now.is_set():
+                        self.ctx.export_now.clear()
+                        next_export = time.monotonic() + self.ctx.export_every
                         self.export()
                     else:
                         self.rnd.choice(reads)()
@@ -944,6 +950,7 @@ class Driver:
             return
         export_id = r.body["id"]
         self.ctx.export_ids.append(export_id)
+        self.ctx.statement_requested.set()
         path = urlsplit(r.headers["location"]).path
         deadline = time.monotonic() + EXPORT_WAIT
         while True:
