@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {  # nosec B105
     "REMINDER_DAYS_AFTER": 7,
     "EXPORT_DIR": None,  # None: files are kept in the database
     "IDEMPOTENCY_WAIT_SECONDS": 10,
+    # A claimed key whose request never answered (a killed worker) is released after this.
+    "IDEMPOTENCY_ABANDONED_SECONDS": 120,
     "PASSWORD_HASH_METHOD": "scrypt:32768:8:1",
     "LOCK_TIMEOUT_MS": 10000,
     "DB_POOL_SIZE": 10,
@@ -51,6 +53,7 @@ INT_SETTINGS = {
     "REMINDER_DAYS_BEFORE",
     "REMINDER_DAYS_AFTER",
     "IDEMPOTENCY_WAIT_SECONDS",
+    "IDEMPOTENCY_ABANDONED_SECONDS",
     "LOCK_TIMEOUT_MS",
     "DB_POOL_SIZE",
     "EXPORT_JOB_TIMEOUT",

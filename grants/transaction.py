@@ -8,9 +8,12 @@ queued, a message shown, later a mail sent) is registered with :func:`after_comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from grants.extensions import db
+
+log = logging.getLogger(__name__)
 
 _AFTER_COMMIT = "pearl.after_commit"
 
@@ -21,10 +24,17 @@ def after_commit(callback: Callable[[], object]) -> None:
 
 
 def commit() -> None:
-    """Commit the transaction, then run what waited for it (in the order it was registered)."""
+    """Commit the transaction, then run what waited for it (in the order it was registered).
+
+    A callback that fails is logged and the others still run: the change is committed, and
+    what a callback starts has a way to catch up (the export dispatcher re-queues a job).
+    """
     db.session.commit()
     for callback in db.session.info.pop(_AFTER_COMMIT, []):
-        callback()
+        try:
+            callback()
+        except Exception:  # the change is committed: its answer stands; the failure is logged
+            log.exception("after the commit: %r failed", callback)
 
 
 def rollback() -> None:

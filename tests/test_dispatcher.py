@@ -291,6 +291,28 @@ def test_a_statement_requested_while_redis_is_down_runs_once_it_is_back(
     assert_finished_once(redis_app, auditor, export_id, attempts=1)
 
 
+@pytest.mark.slow
+def test_a_worker_started_while_redis_is_down_waits_for_it_and_then_works(
+    redis_app, redis_server, database_url, tmp_path
+):
+    auditor, gid = a_pilot(redis_app)
+    redis_server.kill()
+    r = auditor.post("/exports", {"kind": "grant_statement", "grant_id": gid})
+    assert r.status_code == 202
+    export_id = r.get_json()["id"]
+    worker = Worker(FLASK_WORKER, worker_env(redis_app, database_url), tmp_path / "worker.log")
+    try:
+        worker.wait_for("Redis is not answering")
+        time.sleep(1.5)
+        assert worker.process.poll() is None, worker.output()  # waiting, not exited
+        redis_server.start()
+        status = wait_finished(auditor, export_id, LEASE + 60, worker)
+    finally:
+        worker.stop()
+    assert status["status"] == "finished", status
+    assert_finished_once(redis_app, auditor, export_id, attempts=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # (b) A worker SIGKILLed, and another started at once
 

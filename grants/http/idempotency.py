@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from grants.extensions import db
 from grants.http.errors import json_error
 from grants.users.models import User
 from workflows.errors import WorkflowError
+
+log = logging.getLogger(__name__)
 
 KEEP = dt.timedelta(hours=24)
 #: A key is 1 to 255 printable ASCII characters (no space, no control character, no NUL: a
@@ -71,7 +74,13 @@ def _replay(row: IdempotencyKey) -> Response:
 
 
 def run(user: User, key: str, call: Callable[[], Any]) -> Response:
-    """Run ``call`` once for this key; replay its stored response on a retry."""
+    """Run ``call`` once for this key; replay its stored response on a retry.
+
+    The change and its stored answer are committed together, so a retry finds either both or
+    neither. A claim whose request never answered (its worker was killed, or the database went
+    away at its commit, and the key could not be forgotten then) is released after
+    ``IDEMPOTENCY_ABANDONED_SECONDS``: nothing of it was committed, so the retry runs afresh.
+    """
     if not KEY_RE.fullmatch(key):
         raise Unprocessable.field(
             "Idempotency-Key", "Must be 1 to 255 printable ASCII characters (no spaces).", "headers"
@@ -87,29 +96,72 @@ def run(user: User, key: str, call: Callable[[], Any]) -> Response:
         session.commit()
     except IntegrityError:
         session.rollback()
-        return _existing(scope, digest, IdempotencyMismatch, IdempotencyInProgress)
+        if not _release_abandoned(scope, now):
+            return _existing(scope, digest, IdempotencyMismatch, IdempotencyInProgress)
+        row = IdempotencyKey(request_hash=digest, created_at=now, **scope)
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:  # another retry took the released key first
+            session.rollback()
+            return _existing(scope, digest, IdempotencyMismatch, IdempotencyInProgress)
+    row_id = row.id
 
     try:
-        result = call()
-    except (AppError, WorkflowError) as exc:
-        # A refusal (wrong state or role included) is the answer to replay, not a crash.
+        try:
+            response = current_app.make_response(call())
+        except (AppError, WorkflowError) as exc:
+            # A refusal (wrong state or role included) is the answer to replay, not a crash.
+            session.rollback()
+            response = json_error(exc)
+        else:
+            if response.status_code >= 500:
+                raise _Unanswered()
+        _store(session, row_id, response)
+        session.commit()  # the change and its answer, or neither
+    except BaseException as exc:
         transaction.rollback()
-        response = json_error(exc)
-        _store(session, row.id, response)
-        session.commit()
-        return response
-    except BaseException:
-        transaction.rollback()
-        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
-        session.commit()
+        _forget(row_id)
+        if isinstance(exc, _Unanswered):
+            return response
         raise
-    response = current_app.make_response(result)
-    if response.status_code >= 500:
-        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
-    else:
-        _store(session, row.id, response)
-    transaction.commit()  # the change and its stored answer together, then what waited for it
+    transaction.commit()  # nothing left to write: what waited for the commit runs
     return response
+
+
+class _Unanswered(Exception):
+    """A 5xx answer: the key is forgotten, so that a retry runs afresh."""
+
+
+def _forget(row_id: int) -> None:
+    """Drop the claim of a request that did not answer; if the database is gone, the claim is
+    released later as abandoned."""
+    try:
+        # Only a claim without an answer: if the commit that failed did reach the database,
+        # the answer is there and a retry replays it (never runs the change twice).
+        db.session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.id == row_id, IdempotencyKey.response_status.is_(None)
+            )
+        )
+        db.session.commit()
+    except Exception:  # the database may be the reason the request failed
+        db.session.rollback()
+        log.warning("idempotency key %s left claimed: released when abandoned", row_id)
+
+
+def _release_abandoned(scope: dict[str, Any], now: dt.datetime) -> bool:
+    """Release this key if its claim has no answer and is older than the abandon delay."""
+    limit = now - dt.timedelta(seconds=current_app.config["IDEMPOTENCY_ABANDONED_SECONDS"])
+    released = db.session.execute(
+        delete(IdempotencyKey).where(
+            *(getattr(IdempotencyKey, name) == value for name, value in scope.items()),
+            IdempotencyKey.response_status.is_(None),
+            IdempotencyKey.created_at < limit,
+        )
+    ).rowcount
+    db.session.commit()
+    return bool(released)
 
 
 def _store(session: Any, row_id: int, response: Response) -> None:
