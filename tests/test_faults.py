@@ -280,3 +280,18 @@ def test_wrong_passwords_at_the_same_moment_lock_at_the_same_threshold(
     db.session.rollback()
     rows = db.session.scalars(select(SigninLockout).where(SigninLockout.account.in_(emails)))
     assert sorted(r.failures for r in rows) == [[], [], []]
+
+
+def test_the_api_document_lists_the_503_with_retry_after_on_every_operation(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    error = spec["components"]["responses"]["ERROR_503"]
+    assert "Retry-After" in error["headers"]
+    operations = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in ("get", "post", "patch", "put", "delete")
+    ]
+    assert len(operations) > 20
+    missing = [f"{m.upper()} {p}" for p, m, op in operations if "503" not in op["responses"]]
+    assert missing == []

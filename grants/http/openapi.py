@@ -85,6 +85,7 @@ def statuses_for(method: str, path: str, operation: dict[str, Any]) -> list[int]
     codes.append(422)  # body, query, path or header values
     if public:
         codes.append(429)  # sign-in lockout
+    codes.append(503)  # the database (or Redis, for what needs it) is down: retry after a while
     return sorted(set(codes))
 
 
@@ -95,16 +96,22 @@ class ErrorResponsesPlugin(BasePlugin):
         super().init_spec(spec)
         self.spec = spec
         spec.components.schema("ApiError", schema=ApiErrorSchema)
-        for status in (400, 401, 403, 404, 409, 413, 415, 422, 429):
-            spec.components.response(
-                _response_name(status),
-                {
-                    "description": HTTPStatus(status).phrase,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}
-                    },
+        for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503):
+            response: dict[str, Any] = {
+                "description": HTTPStatus(status).phrase,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}
                 },
-            )
+            }
+            if status == 503:
+                response["description"] += ": a dependency is down; retry after Retry-After"
+                response["headers"] = {
+                    "Retry-After": {
+                        "description": "Seconds to wait before retrying.",
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                }
+            spec.components.response(_response_name(status), response)
         spec.components.parameter(
             "IdempotencyKey",
             "header",
