@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from exports.workbooks import (
@@ -26,10 +26,11 @@ from grants.audit import AuditEvent
 from grants.cities.models import City, Title
 from grants.extensions import db
 from grants.figures import figures_for
-from grants.grant.models import Grant
+from grants.grant.models import BudgetLine, Grant
 from grants.payouts.models import Payout
 from grants.reports.models import Attachment, ExpenseLine, Report
 from grants.users.models import User
+from workflows.labels import event_label, role_label, state_label
 
 STREAM = {"yield_per": 2000}
 
@@ -57,6 +58,23 @@ def scope_for(kind: str, params: dict[str, Any]) -> Scope:
     return Scope(kind, label, query.order_by(Grant.id))
 
 
+def code_label(code: str | None) -> str | None:
+    """The label of a code that has no label table (budget categories, report and payout
+    kinds): its words, capitalised, as the pages show them (``|capitalize``)."""
+    return code.replace("_", " ").capitalize() if code else None
+
+
+def action_label(action: str, subject_type: str) -> str:
+    """An audit action's label, from the label table of the workflow its subject follows
+    (a report's ``report_submit`` is the report workflow's ``submit``); other actions are
+    named by their words (``event_label``'s own fallback)."""
+    if subject_type == "report" and action.startswith("report_"):
+        return event_label(action.removeprefix("report_"), "report")
+    if subject_type == "payout":
+        return event_label(action, "payout")
+    return event_label(action, "grant")
+
+
 SUMMARY_COLUMNS = (
     Column("Grant id", INT, 10),
     Column("City", TEXT, 22),
@@ -71,6 +89,25 @@ SUMMARY_COLUMNS = (
     Column("Eligible", EUR, 14, total=True),
     Column("Balance due", EUR, 14, total=True),
     Column("Recovery due", EUR, 14, total=True),
+    # The columns above are the statement's first layout (kept in place for its readers); the
+    # label of the state follows them, then the request, the pilot's dates and its title's cap.
+    Column("State (label)", TEXT, 22),
+    Column("Requested", EUR, 14, total=True),
+    Column("Pilot start", DATE, 12),
+    Column("Pilot end", DATE, 12),
+    # The title's figures repeat on each of its grants' rows: no totals (they would double).
+    Column("Title cap", EUR, 14),
+    Column("Title committed", EUR, 14),
+    Column("Title available", EUR, 14),
+)
+
+BUDGET_COLUMNS = (
+    Column("Grant id", INT, 10),
+    Column("City", TEXT, 22),
+    Column("Category", TEXT, 14),
+    Column("Category (label)", TEXT, 14),
+    Column("Budget lines", INT, 8),
+    Column("Planned", EUR, 14, total=True),
 )
 
 PAYOUT_COLUMNS = (
@@ -80,6 +117,8 @@ PAYOUT_COLUMNS = (
     Column("Kind", TEXT, 10),
     Column("State", TEXT, 11),
     Column("Amount", EUR, 14),
+    Column("Kind (label)", TEXT, 10),
+    Column("State (label)", TEXT, 11),
     Column("Paid out", EUR, 14, total=True),
     Column("Recovered", EUR, 14, total=True),
     Column("Authorised by", TEXT, 28),
@@ -95,13 +134,16 @@ EXPENSE_COLUMNS = (
     Column("Grant id", INT, 9),
     Column("City", TEXT, 20),
     Column("Report", TEXT, 9),
+    Column("Report (label)", TEXT, 9),
     Column("Report state", TEXT, 11),
+    Column("Report state (label)", TEXT, 11),
     Column("Invoice number", TEXT, 16),
     Column("Invoice date", DATE, 12),
     Column("Payment date", DATE, 12),
     Column("Supplier", TEXT, 24),
     Column("Description", TEXT, 36),
     Column("Category", TEXT, 13),
+    Column("Category (label)", TEXT, 13),
     Column("Currency", TEXT, 9),
     Column("Amount", AMOUNT, 14),
     Column("VAT", AMOUNT, 12),
@@ -119,10 +161,15 @@ AUDIT_COLUMNS = (
     Column("At (UTC)", DATETIME, 20),
     Column("Actor", TEXT, 28),
     Column("Role", TEXT, 16),
-    Column("Grant id", INT, 10),
+    Column("Role (label)", TEXT, 16),
     Column("Action", TEXT, 20),
+    Column("Action (label)", TEXT, 20),
     Column("From", TEXT, 16),
+    Column("From (label)", TEXT, 16),
     Column("To", TEXT, 16),
+    Column("To (label)", TEXT, 16),
+    Column("Grant id", INT, 10),
+    Column("Subject", TEXT, 18),
     Column("Comment", TEXT, 40),
     Column("Data", TEXT, 60),
 )
@@ -144,6 +191,11 @@ def summary_rows(ids: Sequence[int]) -> Iterator[tuple]:
                 Grant.title,
                 Grant.state,
                 Grant.approved_cents,
+                Grant.requested_cents,
+                Grant.start_date,
+                Grant.end_date,
+                Title.cap_cents,
+                Title.committed_cents,
             )
             .join(City, Grant.city_id == City.id)
             .join(Title, Grant.title_id == Title.id)
@@ -167,7 +219,36 @@ def summary_rows(ids: Sequence[int]) -> Iterator[tuple]:
                 f.eligible_eur,
                 f.balance_due,
                 f.recovery_due,
+                state_label(r.state),
+                r.requested_cents,
+                r.start_date,
+                r.end_date,
+                r.cap_cents,
+                r.committed_cents,
+                r.cap_cents - r.committed_cents,
             )
+
+
+def budget_rows(scope: Scope) -> Iterator[tuple]:
+    """The planned budget of each grant per category (the sum of its budget lines)."""
+    query = (
+        select(
+            Grant.id,
+            City.name,
+            BudgetLine.category,
+            func.count(BudgetLine.id),
+            func.sum(BudgetLine.amount_cents),
+        )
+        .join(Grant, BudgetLine.grant_id == Grant.id)
+        .join(City, Grant.city_id == City.id)
+        .where(_in_scope(Grant.id, scope))
+        .group_by(Grant.id, City.name, BudgetLine.category)
+        .order_by(Grant.id, BudgetLine.category)
+        .execution_options(**STREAM)
+    )
+    for grant_id, city, category, lines, planned in db.session.execute(query):
+        # int(): PostgreSQL sums a BIGINT as NUMERIC (a Decimal in Python).
+        yield (grant_id, city, category, code_label(category), lines, int(planned))
 
 
 def _in_scope(column: Any, scope: Scope) -> Any:
@@ -208,6 +289,8 @@ def payout_rows(scope: Scope) -> Iterator[tuple]:
             r.kind,
             r.state,
             r.amount_cents,
+            code_label(r.kind),
+            state_label(r.state),
             r.amount_cents if paid and r.kind != "recovery" else 0,
             r.amount_cents if paid and r.kind == "recovery" else 0,
             r[6],
@@ -279,13 +362,16 @@ def expense_rows(scope: Scope) -> Iterator[tuple]:
             r.grant_id,
             r.name,
             r.kind,
+            code_label(r.kind),
             r.state,
+            state_label(r.state),
             r.invoice_number,
             r.invoice_date,
             r.payment_date,
             r.supplier,
             r.description,
             r.category,
+            code_label(r.category),
             r.currency,
             r.amount_cents,
             r.vat_cents,
@@ -299,32 +385,99 @@ def expense_rows(scope: Scope) -> Iterator[tuple]:
         )
 
 
+def _rate_event_ids(scope: Scope) -> list[int]:
+    """The ``rate_set`` events of the rates the covered grants' expense lines were converted
+    with: a line's rate is the one of its currency in the month its report was submitted (each
+    submission's month, from the ``report_submit`` events), so every setting of a (month,
+    currency) pair among those is included, later changes too."""
+    currencies = set(
+        db.session.scalars(
+            select(ExpenseLine.currency)
+            .join(Report, ExpenseLine.report_id == Report.id)
+            .where(_in_scope(Report.grant_id, scope), ExpenseLine.currency != "EUR")
+            .distinct()
+        )
+    )
+    if not currencies:
+        return []
+    months = {
+        at.strftime("%Y-%m")
+        for at in db.session.scalars(
+            select(AuditEvent.at).where(
+                _in_scope(AuditEvent.grant_id, scope), AuditEvent.action == "report_submit"
+            )
+        )
+    }
+    months.update(
+        at.strftime("%Y-%m")
+        for at in db.session.scalars(
+            select(Report.submitted_at).where(
+                _in_scope(Report.grant_id, scope), Report.submitted_at.is_not(None)
+            )
+        )
+    )
+    # Rate settings are few (months × currencies): read them all and match here, which works
+    # alike on every database (no JSON operators).
+    return [
+        event_id
+        for event_id, data in db.session.execute(
+            select(AuditEvent.id, AuditEvent.data)
+            .where(AuditEvent.action == "rate_set", AuditEvent.subject_type == "exchange_rate")
+            .order_by(AuditEvent.id)
+        )
+        if (data or {}).get("month") in months and (data or {}).get("currency") in currencies
+    ]
+
+
 def audit_rows(scope: Scope) -> Iterator[tuple]:
+    """Every event of the covered grants and the settings of the rates their lines used."""
+    covered = _in_scope(AuditEvent.grant_id, scope)
+    rate_ids = _rate_event_ids(scope)
     query = (
         select(
             AuditEvent.id,
             AuditEvent.at,
             AuditEvent.actor_email,
             AuditEvent.actor_role,
-            AuditEvent.grant_id,
             AuditEvent.action,
             AuditEvent.from_state,
             AuditEvent.to_state,
+            AuditEvent.grant_id,
+            AuditEvent.subject_type,
+            AuditEvent.subject_id,
             AuditEvent.comment,
             AuditEvent.data,
         )
-        .where(_in_scope(AuditEvent.grant_id, scope))
+        .where(or_(covered, AuditEvent.id.in_(rate_ids)) if rate_ids else covered)
         .order_by(AuditEvent.id)
         .execution_options(**STREAM)
     )
     for r in db.session.execute(query):
-        yield (*r[:9], json.dumps(r.data, sort_keys=True, ensure_ascii=False) if r.data else None)
+        subject = r.subject_type if r.subject_id is None else f"{r.subject_type} {r.subject_id}"
+        yield (
+            r.id,
+            r.at,
+            r.actor_email,
+            r.actor_role,
+            role_label(r.actor_role) if r.actor_role else None,
+            r.action,
+            action_label(r.action, r.subject_type),
+            r.from_state,
+            state_label(r.from_state) if r.from_state else None,
+            r.to_state,
+            state_label(r.to_state) if r.to_state else None,
+            r.grant_id,
+            subject,
+            r.comment,
+            json.dumps(r.data, sort_keys=True, ensure_ascii=False) if r.data else None,
+        )
 
 
 def statement_sheets(scope: Scope) -> list[Sheet]:
     ids = _grant_ids(scope)
     return [
         Sheet("Summary", SUMMARY_COLUMNS, summary_rows(ids)),
+        Sheet("Budget", BUDGET_COLUMNS, budget_rows(scope)),
         Sheet("Payouts", PAYOUT_COLUMNS, payout_rows(scope)),
         Sheet("Expenses", EXPENSE_COLUMNS, expense_rows(scope)),
         Sheet("Audit trail", AUDIT_COLUMNS, audit_rows(scope)),

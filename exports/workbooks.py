@@ -2,6 +2,12 @@
 
 Money is written as numbers with a currency format, user-typed text always as text (a value
 starting with ``=`` never becomes a formula), headers are frozen, widths set, totals added.
+Every table has an autofilter over its header and data rows (not the totals row) and prints
+landscape on A4, fitted to the page's width (never a column split across pages), its header row
+repeated on each page, with a footer naming the sheet and the page. All of it works in
+openpyxl's write-only mode: the page setup, print titles and sheet properties are set before
+the first row (they are written ahead of the rows), the autofilter's range once the rows are
+counted (it is written after them).
 Whatever a stored text holds, the workbook can be written: characters XML cannot carry (C0
 controls, unpaired surrogates, U+FFFE/U+FFFF) become U+FFFD and a cell holds at most 32,767
 characters (Excel's limit), so no row, old or new, can make a statement fail.
@@ -21,6 +27,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
 EUR_FORMAT = '#,##0.00 "EUR"'
 AMOUNT_FORMAT = "#,##0.00"
@@ -66,12 +73,24 @@ def cell_text(value: object) -> str:
     return text
 
 
+#: The narrowest width (in characters) that shows any value of a kind whole, totals included:
+#: money up to 99,999,999.99 EUR, a rate 9999.999999, a date, a date and time, TRUE/FALSE.
+_KIND_WIDTHS = {EUR: 17, AMOUNT: 14, RATE: 12, DATE: 11, DATETIME: 20, BOOL: 7, INT: 8}
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
     kind: str = TEXT
     width: int = 14
     total: bool = False
+
+    @property
+    def fitted_width(self) -> int:
+        """The column's width: wide enough for its kind's values and for the longest word of
+        its header (headers wrap), never narrower than the width it asks for."""
+        longest_word = max(len(word) for word in self.header.split())
+        return max(self.width, _KIND_WIDTHS.get(self.kind, 0), longest_word + 2)
 
 
 @dataclass
@@ -153,6 +172,23 @@ class _RowWriter:
         self.ws.append(out)
 
 
+def _print_setup(ws: Any, *, header_row: bool, one_page: bool = False) -> None:
+    """Landscape A4, fitted to the page's width (``one_page``: to one page), the header row
+    repeated on each page, a footer with the sheet's name and the page. Before the first row."""
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if one_page else 0  # 0: as many pages down as it takes
+    ws.print_options.gridLines = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    if header_row:
+        ws.print_title_rows = "1:1"
+    ws.oddFooter.left.text = "&A"
+    ws.oddFooter.right.text = "Page &P of &N"
+
+
 def _fingerprint(values: Sequence[Any]) -> bytes:
     text = "\x1f".join("" if v is None else str(v) for v in values) + "\x1e"
     return text.encode("utf-8", "surrogatepass")  # a stored lone surrogate still hashes
@@ -184,8 +220,9 @@ def write_workbook(
     for sheet in sheets:
         ws = wb.create_sheet(sheet.title)
         ws.freeze_panes = "A2"  # before the first append, or openpyxl ignores it
+        _print_setup(ws, header_row=True)
         for index, column in enumerate(sheet.columns, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = column.width
+            ws.column_dimensions[get_column_letter(index)].width = column.fitted_width
         header = []
         for column in sheet.columns:
             cell = WriteOnlyCell(ws, value=column.header)
@@ -208,6 +245,8 @@ def write_workbook(
             written += 1
             if progress and written % progress_every == 0:
                 progress(written)
+        last = get_column_letter(len(sheet.columns))
+        ws.auto_filter.ref = f"A1:{last}{count + 1}"  # header and data rows, not the totals
         if totals:
             label = [None] * len(sheet.columns)
             label[0] = sheet.totals_label
@@ -225,6 +264,7 @@ def write_workbook(
         results[sheet.title] = SheetResult(count, digest.hexdigest(), totals)
     if about is not None:
         ws = wb.create_sheet("About")
+        _print_setup(ws, header_row=False, one_page=True)  # a list of facts: no header row
         ws.column_dimensions["A"].width = 34
         ws.column_dimensions["B"].width = 70
         for key, value in about(results):

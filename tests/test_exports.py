@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from tests.test_money_life import MONTH, approved_grant, expense, file_report, pay
 
-SHEETS = ["Summary", "Payouts", "Expenses", "Audit trail", "About"]
+SHEETS = ["Summary", "Budget", "Payouts", "Expenses", "Audit trail", "About"]
 
 
 def headers(ws):
@@ -121,6 +121,97 @@ def test_each_statement_reconciles_with_the_database(pilot, kind):
     if kind == "grant_statement":
         history = [e["action"] for e in auditor.get(f"/grants/{gid}/history").get_json()]
         assert history.count("export_downloaded") == 1
+    check_statement_additions(wb, grant, city)
+
+
+def column(ws, header):
+    """The data values of the column headed ``header``."""
+    index = headers(ws).index(header)
+    return [r[index] for r in rows(ws)]
+
+
+def check_statement_additions(wb, grant, city):
+    """Budget sheet, request and dates, the title's figures, labels, rates, print setup."""
+    import datetime as dt
+
+    from grants.audit import AuditEvent
+    from grants.cities.models import Title
+    from grants.extensions import db
+    from grants.grant.models import Grant
+
+    summary = wb["Summary"]
+    assert [f"{v:.2f}" for v in column(summary, "Requested")] == [grant["requested_amount"]]
+    assert column(summary, "State (label)") == ["Interim report accepted"]
+    assert column(summary, "Pilot start") == [dt.datetime.fromisoformat(grant["start_date"])]
+    assert column(summary, "Pilot end") == [dt.datetime.fromisoformat(grant["end_date"])]
+    title = db.session.get(Title, db.session.get(Grant, grant["id"]).title_id)
+    assert f"{column(summary, 'Title cap')[0]:.2f}" == f"{title.cap_cents / 100:.2f}"
+    assert column(summary, "Title committed")[0] * 100 == title.committed_cents
+    assert column(summary, "Title available")[0] * 100 == title.cap_cents - title.committed_cents
+
+    # The budget: planned per category, adding up to the requested amount to the cent.
+    budget = wb["Budget"]
+    planned = {}
+    for line in grant["budget_lines"]:
+        planned[line["category"]] = planned.get(line["category"], 0) + int(
+            line["amount"].replace(".", "")
+        )
+    assert {r[2]: round(r[5] * 100) for r in rows(budget)} == planned
+    assert column(budget, "Category (label)") == [
+        c.capitalize() for c in column(budget, "Category")
+    ]
+    assert f"{total_row(budget)[5]:.2f}" == grant["requested_amount"]
+
+    payouts = wb["Payouts"]
+    assert column(payouts, "Kind (label)") == ["Advance"]
+    assert column(payouts, "State (label)") == ["Paid"]
+    expenses = wb["Expenses"]
+    assert set(column(expenses, "Report state (label)")) == {"Accepted"}
+    assert column(expenses, "Report (label)") == ["Interim", "Interim"]
+
+    # Every event of the grant, and the setting of the DKK rate its interim report used.
+    audit = wb["Audit trail"]
+    events = rows(audit)
+    cols = headers(audit)
+    action, label = cols.index("Action"), cols.index("Action (label)")
+    approve = next(r for r in events if r[action] == "approve")
+    assert approve[label] == "Approve"
+    assert approve[cols.index("Role (label)")] == "Finance officer"
+    assert approve[cols.index("To (label)")] == "Approved"
+    [rate] = [r for r in events if r[action] == "rate_set"]
+    assert rate[cols.index("Grant id")] is None
+    assert '"currency": "DKK"' in rate[cols.index("Data")]
+
+    expected = set(
+        db.session.scalars(
+            db.select(AuditEvent.id).where(
+                (AuditEvent.grant_id == grant["id"]) | (AuditEvent.action == "rate_set")
+            )
+        )
+    )
+    # The events up to the statement's request (its download came later).
+    head = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True)}["Audit chain head: event"]
+    assert {r[0] for r in events} == {e for e in expected if e <= head}
+
+    for ws in (wb[name] for name in SHEETS):
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.page_setup.fitToWidth == 1
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.oddFooter.left.text == "&A" and "&P" in ws.oddFooter.right.text
+        if ws.title != "About":
+            assert ws.print_title_rows == "$1:$1"
+            n = len(rows(ws))
+            assert (
+                ws.auto_filter.ref
+                == f"A1:{ws.cell(row=1, column=len(headers(ws))).column_letter}{n + 1}"
+            )
+            money = [
+                i
+                for i, c in enumerate(ws[2] if n else [], start=1)
+                if "EUR" in str(c.number_format)
+            ]
+            for i in money:
+                assert ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width >= 17
 
 
 def test_a_failing_job_marks_the_export_failed_and_not_ready(pilot, monkeypatch):
