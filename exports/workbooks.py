@@ -247,6 +247,9 @@ def write_workbook(
                 progress(written)
         last = get_column_letter(len(sheet.columns))
         ws.auto_filter.ref = f"A1:{last}{count + 1}"  # header and data rows, not the totals
+        # The table is what prints: a long text in the last column spilling into the empty
+        # cells to its right would widen the page (and shrink the print) otherwise.
+        ws.print_area = f"A1:{last}{count + 1 + bool(totals)}"
         if totals:
             label = [None] * len(sheet.columns)
             label[0] = sheet.totals_label

@@ -201,10 +201,10 @@ def check_statement_additions(wb, grant, city):
         if ws.title != "About":
             assert ws.print_title_rows == "$1:$1"
             n = len(rows(ws))
-            assert (
-                ws.auto_filter.ref
-                == f"A1:{ws.cell(row=1, column=len(headers(ws))).column_letter}{n + 1}"
-            )
+            last = ws.cell(row=1, column=len(headers(ws))).column_letter
+            assert ws.auto_filter.ref == f"A1:{last}{n + 1}"
+            # The print area is the table: header, data and the totals row.
+            assert ws.print_area.endswith(f"!$A$1:${last}${ws.max_row}")
             money = [
                 i
                 for i, c in enumerate(ws[2] if n else [], start=1)
