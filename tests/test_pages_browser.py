@@ -62,6 +62,8 @@ class Browser:
         )
         context.on("request", lambda request: self.requests.append(request.url))
         page = context.new_page()
+        # What cannot be undone asks first (data-confirm): the person says yes.
+        page.on("dialog", lambda dialog: dialog.accept())
         page.on(
             "console",
             lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
@@ -173,11 +175,21 @@ def test_a_pilots_whole_life_through_the_pages(browser: Browser, people: dict, a
     officer_a = browser.sign_in(people["officer_a"])
     expect(officer_a.locator("#to-decide ~ ul")).to_contain_text("Harbour stories")
     officer_a.get_by_role("link", name="Harbour stories").first.click()
+    # Beside the approval, the figures that decide it: the title's headroom.
+    expect(officer_a.locator(".headroom")).to_contain_text("Available to approve")
+    expect(officer_a.locator(".headroom")).to_contain_text("2,300.50\u00a0EUR")
     officer_a.get_by_label("Comment (optional)").first.fill("A fine pilot for the title's aims.")
     officer_a.get_by_role("button", name="Approve").click()
     expect(officer_a.locator(".grant-head .badge")).to_have_text("Approved")
     expect(officer_a.locator("table.history")).to_contain_text("A fine pilot")
-    officer_a.get_by_role("button", name="Authorise payout").click()
+    # The next step is the advance, with its default amount shown; terminating is set apart.
+    actions = officer_a.locator(".actions")
+    expect(actions.locator("form.step button").first).to_have_text("Authorise the advance")
+    expect(actions.get_by_label("Amount of the advance (EUR)")).to_have_value("1150.25")
+    expect(actions.locator("details.danger-zone")).to_contain_text("Terminate")
+    expect(actions.locator("details.danger-zone")).not_to_have_attribute("open", "")
+    shot(officer_a, "grant-approved-next-step")
+    officer_a.get_by_role("button", name="Authorise the advance").click()
     expect(officer_a.locator(".flash")).to_contain_text("advance payout is authorised")
     expect(officer_a.locator("#payouts")).to_contain_text("Advance 1,150.25\u00a0EUR")
     # The officer who authorised it is told that another must confirm it: no button.

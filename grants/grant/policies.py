@@ -17,11 +17,13 @@ from grants.errors import (
     CityNotEligible,
     Forbidden,
     InvalidTransition,
+    MoneyOwed,
     Verdict,
     refuse,
 )
 from grants.extensions import db
-from grants.grant.models import Grant
+from grants.grant.models import Grant, GrantFigures
+from grants.money import format_money
 from grants.users.models import User
 from workflows.grant import CITY_MEMBER, EDITABLE, GRANT
 
@@ -65,6 +67,19 @@ def may_edit_grant(grant: Grant, user: User) -> Verdict:
             InvalidTransition(
                 "A proposal can be edited only while it is a draft or changes were requested; "
                 f"this one is {GRANT.state_label(grant.state).lower()}."
+            )
+        )
+    return ALLOWED
+
+
+def may_close(figures: GrantFigures) -> Verdict:
+    """A grant is closed only when nothing is owed either way (the balance paid, a recovery
+    received)."""
+    if figures.balance_due or figures.recovery_due:
+        return refuse(
+            MoneyOwed(
+                f"Balance due {format_money(figures.balance_due)}, recovery due "
+                f"{format_money(figures.recovery_due)}: settle it before closing."
             )
         )
     return ALLOWED

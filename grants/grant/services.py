@@ -18,13 +18,12 @@ from grants.errors import (
     CapExceeded,
     CityNotEligible,
     InvalidTransition,
-    MoneyOwed,
     OverApproved,
     Unprocessable,
 )
 from grants.extensions import db
 from grants.grant.models import SETTLING_EVENTS, BudgetLine, Grant, GrantFigures
-from grants.grant.policies import may_edit_grant, proposal_terms
+from grants.grant.policies import may_close, may_edit_grant, proposal_terms
 from grants.lifecycle import fire_and_record, precheck
 from grants.money import MAX_CENTS, format_money
 from grants.users.models import User
@@ -249,11 +248,8 @@ def transition_grant(
     elif event in SETTLING_EVENTS:
         if figures is None:
             raise TypeError(f"{event} needs the grant's figures")
-        if event == "close" and (figures.balance_due or figures.recovery_due):
-            raise MoneyOwed(
-                f"Balance due {format_money(figures.balance_due)}, recovery due "
-                f"{format_money(figures.recovery_due)}: settle it before closing."
-            )
+        if event == "close":
+            may_close(figures).enforce()
         # From now on the title counts only what the grant really cost.
         release_from_cap(grant.title_id, (grant.approved_cents or 0) - figures.cost)
         data["cost"] = format_money(figures.cost)
