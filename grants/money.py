@@ -35,6 +35,38 @@ def parse_money(value: object, *, allow_zero: bool = False) -> int:
     return cents
 
 
+#: Spaces people put between thousands: plain, no-break, narrow no-break, thin; and apostrophes.
+_GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009'\u2019")
+_TYPED_RE = re.compile(r"[0-9]+([.,][0-9]{1,2})?")
+
+
+def typed_amount(text: str) -> str:
+    """An amount as a person types it on a page, in the API's form (``"1900.00"``).
+
+    ``1900``, ``1900.5``, ``1 900,00``, ``1.900,00``, ``1,900.00`` and ``1'900.50`` all read as
+    the amount they mean: the last ``.`` or ``,`` followed by one or two digits is the decimal
+    mark; spaces, and marks followed by groups of three digits, group thousands (so ``1.900``
+    and ``1,900`` are 1,900.00: an amount has two decimals, never three). Anything else is
+    returned as typed, for the schema to refuse in words. The JSON API stays strict: only pages
+    call this.
+    """
+    raw = text.strip()
+    compact = raw.translate(_GROUPING)
+    if not compact:
+        return raw
+    head, mark, tail = compact, "", ""
+    last = max(compact.rfind("."), compact.rfind(","))
+    if last >= 0 and 1 <= len(compact) - last - 1 <= 2:
+        head, mark, tail = compact[:last], ".", compact[last + 1 :]
+    if re.fullmatch(r"[0-9]{1,3}([.,][0-9]{3})+", head):  # thousands grouped with a mark
+        head = head.replace(".", "").replace(",", "")
+    candidate = head + mark + tail
+    if not _TYPED_RE.fullmatch(candidate) or not head:
+        return raw
+    cents = int(head) * 100 + (int(tail.ljust(2, "0")) if tail else 0)
+    return format_money(cents) or raw
+
+
 def format_money(cents: int | None) -> str | None:
     """``123450`` → ``"1234.50"``; negative amounts keep their sign."""
     if cents is None:

@@ -385,14 +385,14 @@ def test_field_errors_are_shown_next_to_their_fields(make, pages):
             "end_date": city.titles[0].valid_until.isoformat(),
             "budget_lines-0-category": "fees",
             "budget_lines-0-description": "Storytellers",
-            "budget_lines-0-amount": "12,50",
+            "budget_lines-0-amount": "12,5O",
         },
     )
     assert response.status_code == 422
     html = response.text
     assert re.search(r'id="title-error">\s*<li>Please fill this in\.</li>', html)
     assert re.search(r'id="budget_lines-0-amount-error">\s*<li>Must have the form', html)
-    assert 'value="12,50"' in html  # what was typed is kept
+    assert 'value="12,5O"' in html  # what was typed is kept
     assert db.session.scalar(db.select(db.func.count(Grant.id))) == 0
 
 

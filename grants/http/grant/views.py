@@ -33,7 +33,7 @@ from grants.http.web import (
     page,
     run_form,
 )
-from grants.money import format_money
+from grants.money import format_money, typed_amount
 from workflows.grant import CITY_MEMBER, GRANT, STATES
 from workflows.labels import event_label
 
@@ -92,7 +92,7 @@ def fire(grant_id: int, event: str) -> Any:
         {
             "event": event,
             "comment": request.form.get("comment", "").strip(),
-            "approved_amount": request.form.get("approved_amount", "").strip(),
+            "approved_amount": typed_amount(request.form.get("approved_amount", "")),
         }
     )
 
@@ -125,7 +125,8 @@ def _proposal_data(form: dict[str, str]) -> dict[str, Any]:
     data = drop_blank({k: v for k, v in form.items() if k != "summary"})
     data["summary"] = form["summary"]
     data["budget_lines"] = [
-        drop_blank(line) for line in line_rows(request.form, "budget_lines", BUDGET_FIELDS)
+        drop_blank({**line, "amount": typed_amount(line.get("amount", ""))})
+        for line in line_rows(request.form, "budget_lines", BUDGET_FIELDS)
     ]
     return data
 

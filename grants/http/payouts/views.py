@@ -10,6 +10,7 @@ from grants import scope
 from grants.figures import grant_figures
 from grants.http.payouts.schemas import PayoutCreateSchema, PayoutTransitionSchema
 from grants.http.web import act, drop_blank, me, page, require_role
+from grants.money import typed_amount
 from grants.payouts import services
 from grants.scope import get_grant
 from workflows.grant import FINANCE_OFFICER
@@ -26,7 +27,7 @@ def authorise(grant_id: int) -> Any:
     raw = drop_blank(
         {
             "kind": request.form.get("kind", ""),
-            "amount": request.form.get("amount", "").strip(),
+            "amount": typed_amount(request.form.get("amount", "")),
         }
     )
     back = url_for("pages.grant", grant_id=grant.id, _anchor="payouts")

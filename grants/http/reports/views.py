@@ -28,7 +28,7 @@ from grants.http.web import (
     require_role,
     run_form,
 )
-from grants.money import format_money
+from grants.money import format_money, typed_amount
 from grants.reports import receipts, services
 from grants.reports.policies import may_edit_report, may_upload_receipt
 from grants.scope import get_grant
@@ -64,8 +64,10 @@ CURRENCIES = ("EUR", "DKK", "SEK", "PLN", "NOK", "ISK")
 
 
 def _expense_data(row: dict[str, str]) -> dict[str, Any]:
+    amounts = {k: typed_amount(row[k]) for k in ("amount", "vat_amount") if k in row}
     data: dict[str, Any] = drop_blank(
-        {k: v for k, v in row.items() if k != "vat_recoverable"}, optional_none=("payment_date",)
+        {k: v for k, v in {**row, **amounts}.items() if k != "vat_recoverable"},
+        optional_none=("payment_date",),
     )
     if "currency" in data:
         data["currency"] = data["currency"].upper()
@@ -221,7 +223,7 @@ def fire(report_id: int, event: str) -> Any:
     # Accept, with the officer's per-line adjustments (only the lines given a figure or reason).
     adjusted = []
     for line in report.expenses:
-        eligible = request.form.get(f"adjust-{line.id}-eligible_eur", "").strip()
+        eligible = typed_amount(request.form.get(f"adjust-{line.id}-eligible_eur", ""))
         reason = request.form.get(f"adjust-{line.id}-reason", "").strip()
         if eligible or reason:
             adjusted.append(
