@@ -42,9 +42,26 @@ def file_content(export: Export, *, actor: User) -> bytes:
 
 
 @blp.route("/exports", methods=["POST"])
+@blp.doc(
+    operationId="requestExport",
+    description=(
+        "Auditors, finance officers and admins. Answers 202 with the export and its `Location`; "
+        "poll it until `status` is finished."
+    ),
+)
 @endpoint(roles=READERS)
 @blp.arguments(ExportCreateSchema)
-@blp.response(202, ExportSchema)
+@blp.response(
+    202,
+    ExportSchema,
+    headers={
+        "Location": {
+            "description": "The export to poll: /api/v1/exports/{id}.",
+            "required": True,
+            "schema": {"type": "string", "example": "/api/v1/exports/7"},
+        }
+    },
+)
 def request_export(data: dict[str, Any]) -> Any:
     """Request a statement; it is built by a background job (poll the Location)."""
     kind = data.pop("kind")
@@ -56,6 +73,12 @@ def request_export(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/exports", methods=["GET"])
+@blp.doc(
+    operationId="listExports",
+    description=(
+        "Auditors, finance officers and admins. Paginated: totals in the `X-Pagination` header."
+    ),
+)
 @endpoint(roles=READERS)
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, ExportSchema(many=True))
@@ -68,6 +91,7 @@ def list_exports(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/exports/<int:export_id>", methods=["GET"])
+@blp.doc(operationId="getExport", description="Auditors, finance officers and admins.")
 @endpoint(roles=READERS, load=load_export)
 @blp.response(200, ExportSchema)
 def get_export(export: Export) -> Any:
@@ -76,8 +100,34 @@ def get_export(export: Export) -> Any:
 
 
 @blp.route("/exports/<int:export_id>/file", methods=["GET"])
+@blp.doc(
+    operationId="downloadExport",
+    description=(
+        "Auditors, finance officers and admins. 409 not_ready before the export is finished. The "
+        "download is recorded in the audit trail."
+    ),
+)
 @endpoint(roles=READERS, load=load_export, writes=True)
 @blp.response(200, description="The XLSX workbook")
+@blp.doc(
+    responses={
+        200: {
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                "Content-Disposition": {
+                    "description": 'attachment; filename="<the file name>"',
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+                "X-Content-SHA256": {
+                    "description": "The SHA-256 of the file, 64 lowercase hex digits.",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            },
+        }
+    }
+)
 def download(export: Export) -> Any:
     """Download the workbook (409 not_ready before it is finished); the download is audited."""
     content = file_content(export, actor=current_user())

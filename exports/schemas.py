@@ -2,8 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
-from exports.models import KINDS
-from grants.http.schemas import InputSchema, choice, id_field
+from exports.models import KINDS, STATUSES
+from grants.http.schemas import InputSchema, choice, id_field, one_of
 
 
 class ExportCreateSchema(InputSchema):
@@ -15,9 +15,9 @@ class ExportCreateSchema(InputSchema):
 
 class ExportSchema(Schema):
     id = fields.Integer()
-    kind = fields.String()
+    kind = one_of(KINDS)
     params = fields.Dict()
-    status = fields.String()
+    status = one_of(STATUSES)
     progress = fields.Integer()
     file_name = fields.String(allow_none=True)
     size = fields.Integer(allow_none=True)

@@ -9,6 +9,10 @@ the views, so they are documented here, by the same rules:
   ``default`` that would let any status pass as documented;
 - a ``PATCH`` body as optional (none changes nothing, like ``{}``);
 - the ``Idempotency-Key`` header of ``POST`` on payouts and on every ``…/transitions``;
+- the ``X-Pagination`` header of every paginated list (an operation with a ``page`` query);
+- an example of every JSON request body (:data:`REQUEST_EXAMPLES`, by the body's schema name);
+- a multipart upload's form fields inside its ``multipart/form-data`` body (flask-smorest writes
+  them as Swagger 2 ``in: formData`` parameters, which OpenAPI 3 does not have);
 - the text, money and date rules of the input fields, so that what the document calls valid is
   what the service accepts (a rule across fields, e.g. ``end_date`` before ``start_date``, cannot
   be written in a schema and stays a 422).
@@ -24,7 +28,7 @@ from typing import Any
 
 from apispec import APISpec, BasePlugin
 from flask_smorest import Api
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from grants.http.schemas import Day, InputSchema, Money, Text
 
@@ -42,8 +46,44 @@ IDEMPOTENCY_KEY_PATTERN = "^[\\x21-\\x7e]{1,255}$"
 BODY_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 
+#: The stable reasons of api.md ("Conventions", "Errors"), in its order, and ``title_overlap``
+#: (two titles of one city that overlap, a 409 api.md names without a reason). A reason the
+#: service gives must be here (tests/test_openapi_document.py), or a typed client would refuse
+#: the answer.
+REASONS = (
+    "invalid_transition",
+    "cap_exceeded",
+    "city_not_eligible",
+    "four_eyes",
+    "rate_missing",
+    "over_approved",
+    "money_owed",
+    "not_ready",
+    "idempotency_mismatch",
+    "idempotency_in_progress",
+    "stale",
+    "conflict",
+    "agreement_missing",
+    "account_unverified",
+    "account_changed",
+    "budget_exceeded",
+    "checklist_incomplete",
+    "amendment_open",
+    "otp_required",
+    "otp_enrolment_required",
+    "title_overlap",
+)
+
+
 class ApiErrorSchema(Schema):
-    """Every error of the API (api.md, "Conventions")."""
+    """Every error of the API (api.md, "Conventions").
+
+    Open to fields added later (``additionalProperties``), so that an older typed client keeps
+    reading a newer service's errors.
+    """
+
+    class Meta:
+        unknown = INCLUDE
 
     code = fields.Integer(required=True, metadata={"description": "The HTTP status code."})
     status = fields.String(required=True, metadata={"description": "The HTTP status phrase."})
@@ -55,7 +95,8 @@ class ApiErrorSchema(Schema):
     reason = fields.String(
         metadata={
             "description": "A stable reason for a 409 (and otp_required / "
-            "otp_enrolment_required on 401 / 403), e.g. invalid_transition, cap_exceeded, stale."
+            "otp_enrolment_required on 401 / 403), e.g. invalid_transition, cap_exceeded, stale.",
+            "enum": list(REASONS),
         }
     )
 
@@ -141,6 +182,149 @@ class ErrorResponsesPlugin(BasePlugin):
                 operation["requestBody"]["required"] = False
             if method == "post" and _is_idempotent(path or ""):
                 operation.setdefault("parameters", []).append("IdempotencyKey")
+            _form_fields_into_body(operation, self.spec)
+            _add_example(operation)
+            if any(_is_page_parameter(p) for p in operation.get("parameters", [])):
+                ok = responses.get(200, responses.get("200"))  # flask-smorest: int codes
+                if isinstance(ok, dict):
+                    ok.setdefault("headers", {})["X-Pagination"] = PAGINATION_HEADER
+
+
+#: api.md, "Lists": the metadata of a page, as JSON in a header.
+PAGINATION_HEADER: dict[str, Any] = {
+    "description": 'The page as JSON: {"total": …, "total_pages": …, "page": …, "page_size": '
+    "…} (integers; total_pages is 0 when total is 0).",
+    "required": True,
+    "schema": {
+        "type": "string",
+        "example": '{"total": 42, "total_pages": 3, "page": 1, "page_size": 20}',
+    },
+}
+
+
+_NARRATIVE = {
+    "activities": "Three story evenings at the harbour, recorded and put online.",
+    "participants": "About 120 residents, a third of them new to the library.",
+    "community_connections": "The sailing club and two schools joined.",
+    "cooperation": "Exchanged formats with our partner Pearl in Latvia.",
+    "trust": "Neighbours who had never met now run the next evening themselves.",
+}
+_EXPENSE = {
+    "invoice_number": "INV-2026-031",
+    "invoice_date": "2026-03-02",
+    "payment_date": "2026-03-10",
+    "supplier": "Havnens Lydstudie ApS",
+    "description": "Recording of the three evenings",
+    "category": "services",
+    "currency": "DKK",
+    "amount": "3730.20",
+    "vat_amount": "746.04",
+    "vat_recoverable": False,
+}
+_BUDGET = [
+    {"category": "fees", "description": "Storyteller fees", "amount": "1500.00"},
+    {"category": "venue", "description": "Harbour hall, three evenings", "amount": "900.00"},
+]
+#: An example of each JSON request body, by the name of its schema (checked against the schema
+#: in tests/test_openapi_document.py). Dates of payments lie in the past: they may not lie ahead.
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    # B105: example passwords of the document, no credentials
+    "TokenRequest": {"email": "finance@pearl.example", "password": "your pass phrase"},  # nosec B105
+    "UserCreate": {
+        "email": "harbour.team@pearl.example",
+        "password": "a long pass phrase",  # nosec B105
+        "role": "city_member",
+        "city_id": 1,
+    },
+    "UserPatch": {"is_active": False},
+    "CityCreate": {"name": "Svendborg", "country": "DK", "population": 27000, "is_capital": False},
+    "TitleCreate": {
+        "year": 2027,
+        "valid_from": "2027-01-01",
+        "valid_until": "2027-12-31",
+        "cap": "5000.00",
+    },
+    "GrantCreate": {
+        "title": "Harbour stories",
+        "summary": "Neighbours tell the harbour's history, one evening a month.",
+        "start_date": "2027-02-01",
+        "end_date": "2027-06-30",
+        "budget_lines": _BUDGET,
+    },
+    "GrantPatch": {"summary": "Neighbours tell the harbour's history, two evenings a month."},
+    "GrantTransition": {
+        "event": "approve",
+        "approved_amount": "2200.00",
+        "comment": "Approved; the venue is covered by the town.",
+    },
+    "CommentCreate": {"body": "Could you add the school's letter?", "visibility": "shared"},
+    "RatePut": {"rate": "7.4604"},
+    "PayoutCreate": {"kind": "advance"},
+    "PayoutTransition": {
+        "event": "confirm_paid",
+        "paid_on": "2026-03-02",
+        "payment_reference": "NDEA-2026-000417",
+    },
+    "ReportCreate": {"kind": "interim", "narrative": _NARRATIVE, "expenses": [_EXPENSE]},
+    "ReportPatch": {"narrative": _NARRATIVE, "expenses": [_EXPENSE]},
+    "ReportTransition": {
+        "event": "accept",
+        "adjustments": [
+            {
+                "expense_id": 1,
+                "eligible_eur": "400.00",
+                "reason": "Only part of it was for the pilot.",
+            }
+        ],
+    },
+    "ExportCreate": {"kind": "grant_statement", "grant_id": 1},
+}
+
+
+def _add_example(operation: dict[str, Any]) -> None:
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if not isinstance(media, dict) or "example" in media:
+        return
+    ref = (media.get("schema") or {}).get("$ref", "")
+    example = REQUEST_EXAMPLES.get(ref.rsplit("/", 1)[-1])
+    if example is not None:
+        media["example"] = example
+
+
+def _is_page_parameter(parameter: Any) -> bool:
+    return (
+        isinstance(parameter, dict)
+        and parameter.get("in") == "query"
+        and (parameter.get("name") == "page")
+    )
+
+
+def _form_fields_into_body(operation: dict[str, Any], spec: APISpec) -> None:
+    """Move Swagger 2 ``formData`` parameters into the operation's multipart body schema.
+
+    The body's schema is written inline (a copy of the files schema and the form fields), as
+    one object: the service reads both parts of the one multipart body.
+    """
+    parameters = operation.get("parameters", [])
+    form = [p for p in parameters if isinstance(p, dict) and p.get("in") == "formData"]
+    if not form:
+        return
+    operation["parameters"] = [p for p in parameters if p not in form]
+    content = operation.setdefault("requestBody", {"required": True}).setdefault("content", {})
+    media = content.setdefault("multipart/form-data", {})
+    schema = dict(media.get("schema") or {"type": "object"})
+    if "$ref" in schema:
+        schema = dict(spec.components.schemas[schema["$ref"].rsplit("/", 1)[-1]])
+    properties = dict(schema.get("properties", {}))
+    required = list(schema.get("required", []))
+    for parameter in form:
+        properties[parameter["name"]] = parameter.get("schema", {"type": "string"})
+        if parameter.get("required"):
+            required.append(parameter["name"])
+    schema["properties"] = properties
+    if required:
+        schema["required"] = sorted(set(required))
+    media["schema"] = schema
 
 
 def _is_idempotent(path: str) -> bool:
@@ -164,6 +348,9 @@ def _field_rules(converter: Any, field: Any, ret: dict[str, Any], **kwargs: Any)
 
 def register_openapi(api: Api) -> None:
     """Add this module's plugin and field rules to ``api.spec`` (before blueprints)."""
+    # flask-smorest's own error and pagination schemas: ApiError and X-Pagination replace them.
+    api.spec.components.schemas.pop("Error", None)
+    api.spec.components.schemas.pop("PaginationMetadata", None)
     plugin = ErrorResponsesPlugin()
     plugin.init_spec(api.spec)
     api.spec.plugins.append(plugin)

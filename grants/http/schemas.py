@@ -24,6 +24,12 @@ def id_field(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+def one_of(values: Any, **kwargs: Any) -> fields.String:
+    """An output string that is one of ``values`` (an enumeration in the OpenAPI document)."""
+    metadata = {"enum": list(values), **kwargs.pop("metadata", {})}
+    return fields.String(metadata=metadata, **kwargs)
+
+
 class Money(fields.Field):
     """An amount of money: a JSON string with exactly two decimals in, integer cents inside."""
 

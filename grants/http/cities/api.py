@@ -30,6 +30,7 @@ def load_city(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/cities", methods=["POST"])
+@blp.doc(operationId="createCity", description="Admins.")
 @endpoint(roles=[ADMIN])
 @blp.arguments(CityCreateSchema)
 @blp.response(201, CitySchema)
@@ -40,6 +41,12 @@ def create_city(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/cities", methods=["GET"])
+@blp.doc(
+    operationId="listCities",
+    description=(
+        "Every signed-in user. Money figures of the titles only for roles that may see them."
+    ),
+)
 @endpoint()
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, CitySchema(many=True))
@@ -53,6 +60,10 @@ def list_cities(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/cities/<int:city_id>", methods=["GET"])
+@blp.doc(
+    operationId="getCity",
+    description="Every signed-in user; money figures only for roles that may see them.",
+)
 @endpoint(load=load_city)
 @blp.response(200, CitySchema)
 def get_city(city: City) -> Any:
@@ -61,6 +72,13 @@ def get_city(city: City) -> Any:
 
 
 @blp.route("/cities/<int:city_id>/titles", methods=["POST"])
+@blp.doc(
+    operationId="createTitle",
+    description=(
+        "Admins. `valid_from` ≤ `valid_until` (else 422); two titles of one city may not overlap "
+        "(409 title_overlap); `cap` defaults to SEED_MONEY_CAP_EUR."
+    ),
+)
 @endpoint(roles=[ADMIN], load=load_city)
 @blp.arguments(TitleCreateSchema)
 @blp.response(201, TitleSchema)

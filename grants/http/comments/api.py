@@ -15,6 +15,13 @@ blp = Blueprint("comments", __name__, description="Comments on grants")
 
 
 @blp.route("/grants/<int:grant_id>/comments", methods=["POST"])
+@blp.doc(
+    operationId="addComment",
+    description=(
+        "City members write shared comments; finance officers, mentors and admins shared or "
+        "internal ones. Auditors read only."
+    ),
+)
 @endpoint(roles=services.COMMENTERS, load=load_grant)
 @blp.arguments(CommentCreateSchema)
 @blp.response(201, CommentSchema)
@@ -24,6 +31,10 @@ def add_comment(data: dict[str, Any], grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>/comments", methods=["GET"])
+@blp.doc(
+    operationId="listComments",
+    description="Within scope; internal comments are hidden from city members.",
+)
 @endpoint(load=load_grant)
 @blp.response(200, CommentSchema(many=True))
 def list_comments(grant: Any) -> Any:

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields
 
 from grants.comments.models import VISIBILITIES
-from grants.http.schemas import InputSchema, choice, text
+from grants.http.schemas import InputSchema, choice, one_of, text
 
 
 class CommentCreateSchema(InputSchema):
@@ -18,5 +18,5 @@ class CommentSchema(Schema):
         lambda c: {"id": c.author.id, "email": c.author.email, "role": c.author.role}
     )
     body = fields.String()
-    visibility = fields.String()
+    visibility = one_of(VISIBILITIES)
     created_at = fields.DateTime()

@@ -38,6 +38,14 @@ def precheck_proposer(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/grants", methods=["POST"])
+@blp.doc(
+    operationId="createGrant",
+    description=(
+        "City members. The city must be eligible today with a current title, checked before the "
+        "body (409 city_not_eligible); dates inside the title's validity and `end_date` ≥ "
+        "`start_date` (else 422)."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER], load=precheck_proposer)
 @blp.arguments(GrantCreateSchema)
 @blp.response(201, GrantSchema)
@@ -49,6 +57,13 @@ def create_grant(data: dict[str, Any], title: Title) -> Any:
 
 
 @blp.route("/grants", methods=["GET"])
+@blp.doc(
+    operationId="listGrants",
+    description=(
+        "Every signed-in user, within scope (a city member sees its city's grants, a mentor its "
+        "assigned cities'). Paginated: totals in the `X-Pagination` header."
+    ),
+)
 @endpoint()
 @blp.arguments(GrantQuerySchema, location="query")
 @blp.response(200, GrantSchema(many=True))
@@ -61,6 +76,12 @@ def list_grants(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
+@blp.doc(
+    operationId="getGrant",
+    description=(
+        "Within scope; outside it 404. `available_events` lists the events the caller may fire now."
+    ),
+)
 @endpoint(load=load_grant_out)
 @blp.response(200, GrantSchema)
 def get_grant(grant: Any) -> Any:
@@ -69,6 +90,13 @@ def get_grant(grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>", methods=["PATCH"])
+@blp.doc(
+    operationId="updateGrant",
+    description=(
+        "City members of the grant's city, only in draft or changes_requested (else 409 "
+        "invalid_transition). A PATCH that changes nothing records no event."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER], load=load_grant)
 @blp.arguments(GrantPatchSchema)
 @blp.response(200, GrantSchema)
@@ -80,6 +108,15 @@ def patch_grant(data: dict[str, Any], grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>/transitions", methods=["POST"])
+@blp.doc(
+    operationId="fireGrantEvent",
+    description=(
+        "City members fire submit and withdraw; finance officers request_changes, approve (with "
+        "`approved_amount`, default the requested amount), reject, close and terminate. A wrong "
+        "state is 409 invalid_transition; the cap 409 cap_exceeded; closing while money is owed "
+        "409 money_owed. Honours `Idempotency-Key`."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER, FINANCE_OFFICER], load=load_grant, idempotent=True)
 @blp.arguments(GrantTransitionSchema)
 @blp.response(200, GrantSchema)
@@ -99,6 +136,10 @@ def transition_grant(data: dict[str, Any], grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>/history", methods=["GET"])
+@blp.doc(
+    operationId="getGrantHistory",
+    description="Within scope. City members do not see internal comments.",
+)
 @endpoint(load=load_grant)
 @blp.response(200, AuditEventSchema(many=True))
 def grant_history(grant: Any) -> Any:

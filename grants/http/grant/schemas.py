@@ -7,8 +7,18 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from grants.grant.models import CATEGORIES
-from grants.http.schemas import MAX_ID, Day, InputSchema, Money, PageQuerySchema, choice, text
+from grants.http.schemas import (
+    MAX_ID,
+    Day,
+    InputSchema,
+    Money,
+    PageQuerySchema,
+    choice,
+    one_of,
+    text,
+)
 from workflows.grant import GRANT, STATES
+from workflows.report import KINDS as REPORT_KINDS
 
 MAX_BUDGET_LINES = 50
 
@@ -70,13 +80,13 @@ class GrantQuerySchema(PageQuerySchema):
 
 class BudgetLineSchema(Schema):
     id = fields.Integer()
-    category = fields.String()
+    category = one_of(CATEGORIES)
     description = fields.String()
     amount = Money(attribute="amount_cents")
 
 
 class ReportDueSchema(Schema):
-    kind = fields.String()
+    kind = one_of(REPORT_KINDS)
     due_on = fields.Date()
 
 
@@ -89,7 +99,7 @@ class GrantSchema(Schema):
     summary = fields.String()
     start_date = fields.Date()
     end_date = fields.Date()
-    state = fields.String()
+    state = one_of(STATES)
     requested_amount = Money()
     approved_amount = Money(allow_none=True)
     paid_amount = Money()
@@ -99,7 +109,7 @@ class GrantSchema(Schema):
     balance_due = Money(metadata={"description": "owed to the city once the final report is in"})
     recovery_due = Money(metadata={"description": "owed back by the city"})
     budget_lines = fields.List(fields.Nested(BudgetLineSchema))
-    available_events = fields.List(fields.String())
+    available_events = fields.List(one_of(GRANT.events))
     reports_due = fields.List(fields.Nested(ReportDueSchema))
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

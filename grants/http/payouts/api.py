@@ -31,6 +31,14 @@ def load_payout(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/grants/<int:grant_id>/disbursements", methods=["POST"])
+@blp.doc(
+    operationId="authorisePayout",
+    description=(
+        "Finance officers. The amount defaults per kind (advance: ADVANCE_SHARE of the approved "
+        "amount; balance and recovery: what is due); above what remains of the approved amount "
+        "409 over_approved. Honours `Idempotency-Key`."
+    ),
+)
 @endpoint(roles=[FINANCE_OFFICER], load=load_grant, idempotent=True)
 @blp.arguments(PayoutCreateSchema)
 @blp.response(201, PayoutSchema)
@@ -43,6 +51,7 @@ def authorise(data: dict[str, Any], grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>/disbursements", methods=["GET"])
+@blp.doc(operationId="listPayouts", description="Within scope.")
 @endpoint(load=load_grant)
 @blp.response(200, PayoutSchema(many=True))
 def list_payouts(grant: Any) -> Any:
@@ -51,6 +60,7 @@ def list_payouts(grant: Any) -> Any:
 
 
 @blp.route("/disbursements/<int:payout_id>", methods=["GET"])
+@blp.doc(operationId="getPayout", description="Within scope.")
 @endpoint(load=load_payout)
 @blp.response(200, PayoutSchema)
 def get_payout(payout: Any) -> Any:
@@ -59,6 +69,14 @@ def get_payout(payout: Any) -> Any:
 
 
 @blp.route("/disbursements/<int:payout_id>/transitions", methods=["POST"])
+@blp.doc(
+    operationId="firePayoutEvent",
+    description=(
+        "Finance officers. `confirm_paid` by another officer than the authoriser (else 409 "
+        "four_eyes), with `paid_on` and `payment_reference`; `cancel` with a comment. Honours "
+        "`Idempotency-Key`."
+    ),
+)
 @endpoint(roles=[FINANCE_OFFICER], load=load_payout, idempotent=True)
 @blp.arguments(PayoutTransitionSchema)
 @blp.response(200, PayoutSchema)

@@ -2,8 +2,8 @@
 
 from marshmallow import Schema, fields
 
-from grants.http.schemas import Day, InputSchema, Money, choice, text
-from workflows.payout import KINDS, PAYOUT
+from grants.http.schemas import Day, InputSchema, Money, choice, one_of, text
+from workflows.payout import KINDS, PAYOUT, STATES
 
 
 class PayoutCreateSchema(InputSchema):
@@ -21,9 +21,9 @@ class PayoutTransitionSchema(InputSchema):
 class PayoutSchema(Schema):
     id = fields.Integer()
     grant_id = fields.Integer()
-    kind = fields.String()
+    kind = one_of(KINDS)
     amount = Money()
-    state = fields.String()
+    state = one_of(STATES)
     authorised_by = fields.Integer()
     authorised_by_email = fields.String()
     authorised_at = fields.DateTime()

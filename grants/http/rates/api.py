@@ -15,6 +15,13 @@ blp = Blueprint("exchange-rates", __name__, description="Monthly exchange rates 
 
 
 @blp.route("/exchange-rates/<month>/<currency>", methods=["PUT"])
+@blp.doc(
+    operationId="putExchangeRate",
+    description=(
+        "Admins and finance officers. The rate is units of the currency per 1 EUR, a decimal "
+        "string > 0 with up to 6 decimals; an existing rate is replaced."
+    ),
+)
 @endpoint(roles=[ADMIN, FINANCE_OFFICER])
 @blp.arguments(RatePathSchema, location="path")
 @blp.arguments(RatePutSchema)
@@ -25,6 +32,7 @@ def put_rate(path: dict[str, Any], data: dict[str, Any], month: str, currency: s
 
 
 @blp.route("/exchange-rates", methods=["GET"])
+@blp.doc(operationId="listExchangeRates", description="Every signed-in user.")
 @endpoint()
 @blp.arguments(RateQuerySchema, location="query")
 @blp.response(200, RateSchema(many=True))

@@ -44,6 +44,13 @@ def load_report(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/grants/<int:grant_id>/reports", methods=["POST"])
+@blp.doc(
+    operationId="createReport",
+    description=(
+        "City members of the grant's city. An interim report once the grant is disbursed, the "
+        "final one once it is interim_reported (else 409 invalid_transition)."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER], load=load_grant)
 @blp.arguments(ReportCreateSchema)
 @blp.response(201, ReportSchema)
@@ -54,6 +61,7 @@ def create_report(data: dict[str, Any], grant: Any) -> Any:
 
 
 @blp.route("/grants/<int:grant_id>/reports", methods=["GET"])
+@blp.doc(operationId="listReports", description="Within scope.")
 @endpoint(load=load_grant)
 @blp.response(200, ReportSchema(many=True))
 def list_reports(grant: Any) -> Any:
@@ -63,6 +71,13 @@ def list_reports(grant: Any) -> Any:
 
 
 @blp.route("/reports/<int:report_id>", methods=["GET"])
+@blp.doc(
+    operationId="getReport",
+    description=(
+        "Within scope. Each expense line has `rate`, `amount_eur` and `eligible_eur` once the "
+        "report is submitted."
+    ),
+)
 @endpoint(load=load_report)
 @blp.response(200, ReportSchema)
 def get_report(report: Any) -> Any:
@@ -71,6 +86,12 @@ def get_report(report: Any) -> Any:
 
 
 @blp.route("/reports/<int:report_id>", methods=["PATCH"])
+@blp.doc(
+    operationId="updateReport",
+    description=(
+        "City members, while the report is draft or returned (else 409 invalid_transition)."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER], load=load_report)
 @blp.arguments(ReportPatchSchema)
 @blp.response(200, ReportSchema)
@@ -81,6 +102,13 @@ def patch_report(data: dict[str, Any], report: Any) -> Any:
 
 
 @blp.route("/reports/<int:report_id>/transitions", methods=["POST"])
+@blp.doc(
+    operationId="fireReportEvent",
+    description=(
+        "City members submit (no rate for a line's currency and month: 409 rate_missing); finance"
+        " officers return with a comment or accept with adjustments. Honours `Idempotency-Key`."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER, FINANCE_OFFICER], load=load_report, idempotent=True)
 @blp.arguments(ReportTransitionSchema)
 @blp.response(200, ReportSchema)
@@ -91,6 +119,13 @@ def transition_report(data: dict[str, Any], report: Any) -> Any:
 
 
 @blp.route("/reports/<int:report_id>/attachments", methods=["POST"])
+@blp.doc(
+    operationId="uploadReceipt",
+    description=(
+        "City members of the grant's city. Checked by its bytes: PDF, PNG, JPEG or an ASiC-E/S "
+        "container (else 415); larger than MAX_UPLOAD_MB 413."
+    ),
+)
 @endpoint(roles=[CITY_MEMBER], load=load_report)
 @blp.arguments(UploadFormSchema, location="form")
 @blp.arguments(UploadSchema, location="files")
@@ -110,8 +145,33 @@ def upload(form: dict[str, Any], files: dict[str, Any], report: Any) -> Any:
 
 
 @blp.route("/attachments/<int:attachment_id>", methods=["GET"])
+@blp.doc(
+    operationId="downloadReceipt",
+    description=(
+        "Within scope. Named `receipt-<id>.<ext>` by the bytes' type, the original name as RFC "
+        "6266 `filename*`."
+    ),
+)
 @endpoint()
 @blp.response(200, description="The file")
+@blp.doc(
+    responses={
+        200: {
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in receipts.EXTENSIONS
+            },
+            "headers": {
+                "Content-Disposition": {
+                    "description": 'attachment; filename="receipt-<id>.<ext>"; '
+                    "filename*=UTF-8''<the original name>",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    }
+)
 def download(attachment_id: int) -> Any:
     """Download a receipt (within your scope)."""
     attachment = scope.get_attachment(current_user(), attachment_id)

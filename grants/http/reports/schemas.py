@@ -8,8 +8,17 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from grants.grant.models import CATEGORIES
 from grants.http.rates.schemas import Rate
-from grants.http.schemas import Day, InputSchema, Money, choice, id_field, pattern, text
-from workflows.report import KINDS, REPORT
+from grants.http.schemas import (
+    Day,
+    InputSchema,
+    Money,
+    choice,
+    id_field,
+    one_of,
+    pattern,
+    text,
+)
+from workflows.report import KINDS, REPORT, STATES
 
 MAX_EXPENSES = 500
 
@@ -87,7 +96,7 @@ class ExpenseSchema(Schema):
     payment_date = fields.Date(allow_none=True)
     supplier = fields.String()
     description = fields.String()
-    category = fields.String()
+    category = one_of(CATEGORIES)
     currency = fields.String()
     amount = Money(attribute="amount_cents", metadata={"description": "in the line's currency"})
     vat_amount = Money(attribute="vat_cents", allow_zero=True)
@@ -104,8 +113,8 @@ class ExpenseSchema(Schema):
 class ReportSchema(Schema):
     id = fields.Integer()
     grant_id = fields.Integer()
-    kind = fields.String()
-    state = fields.String()
+    kind = one_of(KINDS)
+    state = one_of(STATES)
     narrative = fields.Dict()
     due_on = fields.Date()
     submitted_at = fields.DateTime(allow_none=True)
@@ -114,4 +123,4 @@ class ReportSchema(Schema):
     attachments = fields.List(fields.Nested(AttachmentSchema))
     total_eur = Money(allow_none=True, allow_zero=True)
     eligible_eur = Money(allow_none=True, allow_zero=True)
-    available_events = fields.List(fields.String())
+    available_events = fields.List(one_of(REPORT.events))

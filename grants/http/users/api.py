@@ -31,6 +31,13 @@ blp = Blueprint("users", __name__, description="Sign-in tokens and users")
 
 
 @blp.route("/auth/tokens", methods=["POST"])
+@blp.doc(
+    operationId="createToken",
+    description=(
+        "Anyone. The same 401 for an unknown email and a wrong password; 10 failures within 15 "
+        "minutes lock the account for 5 (429). The token expires after TOKEN_TTL_HOURS."
+    ),
+)
 @endpoint(public=True)
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenSchema)
@@ -48,6 +55,10 @@ def create_token(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/auth/tokens/current", methods=["DELETE"])
+@blp.doc(
+    operationId="revokeToken",
+    description="Any signed-in user. The token is revoked at once; later requests with it get 401.",
+)
 @endpoint()
 @blp.response(204)
 def revoke_token() -> None:
@@ -56,6 +67,9 @@ def revoke_token() -> None:
 
 
 @blp.route("/users/me", methods=["GET"])
+@blp.doc(
+    operationId="getCurrentUser", description="Any signed-in user: who the bearer token belongs to."
+)
 @endpoint()
 @blp.response(200, UserSchema)
 def me() -> Any:
@@ -64,6 +78,13 @@ def me() -> Any:
 
 
 @blp.route("/users", methods=["POST"])
+@blp.doc(
+    operationId="createUser",
+    description=(
+        "Admins. A city member needs `city_id`; a mentor may get `mentor_city_ids`. No password "
+        "or hash is ever returned."
+    ),
+)
 @endpoint(roles=[ADMIN])
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
@@ -73,6 +94,13 @@ def create_user(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/users", methods=["GET"])
+@blp.doc(
+    operationId="listUsers",
+    description=(
+        "Admins. Paginated: `page`, `page_size` (at most 100); the totals are in the "
+        "`X-Pagination` header."
+    ),
+)
 @endpoint(roles=[ADMIN])
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, UserSchema(many=True))
@@ -95,6 +123,7 @@ def load_user(user: User, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/users/<int:user_id>", methods=["GET"])
+@blp.doc(operationId="getUser", description="Admins.")
 @endpoint(roles=[ADMIN], load=load_user)
 @blp.response(200, UserSchema)
 def get_user(target: User) -> Any:
@@ -103,6 +132,14 @@ def get_user(target: User) -> Any:
 
 
 @blp.route("/users/<int:user_id>", methods=["PATCH"])
+@blp.doc(
+    operationId="updateUser",
+    description=(
+        "Admins. A password change, a deactivation or a role or city change revokes the user's "
+        "tokens and page sessions; the last active admin cannot be deactivated or demoted (409 "
+        "invalid_transition)."
+    ),
+)
 @endpoint(roles=[ADMIN], load=load_user)
 @blp.arguments(UserPatchSchema)
 @blp.response(200, UserSchema)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from grants.http.schemas import InputSchema, Text, choice, id_field, text
+from grants.http.schemas import InputSchema, Text, choice, id_field, one_of, text
 from workflows.grant import CITY_MEMBER, MENTOR, ROLES
 
 EMAIL = validate.Email(error="Not a valid email address.")
@@ -77,7 +77,7 @@ class UserPatchSchema(InputSchema):
 class UserSchema(Schema):
     id = fields.Integer()
     email = fields.String()
-    role = fields.String()
+    role = one_of(ROLES)
     city_id = fields.Integer(allow_none=True)
     mentor_city_ids = fields.List(fields.Integer())
     is_active = fields.Boolean()
@@ -87,7 +87,7 @@ class UserSchema(Schema):
 class TokenUserSchema(Schema):
     id = fields.Integer()
     email = fields.String()
-    role = fields.String()
+    role = one_of(ROLES)
     city_id = fields.Integer(allow_none=True)
 
 
