@@ -110,3 +110,24 @@ def test_confirming_a_payout_asks_first(make: Factory, pages: Any) -> None:
             f'data-confirm="Confirm that 500.00\u00a0EUR was paid to {pilot.city.name}? '
             'This cannot be undone."'
         ) in html
+
+
+def test_the_history_says_what_an_edit_changed(make: Factory, pages: Any) -> None:
+    """Issue 13, item 7 (in part): an edit's row names each field, before → after."""
+    pilot = submitted_grant(make, "1250.49")
+    r = pilot.a.fire(pilot.id, "request_changes", comment="Round the fees up.")
+    assert r.status_code == 200
+    r = pilot.member.call(
+        "PATCH",
+        f"/grants/{pilot.id}",
+        {
+            "title": "Harbour evenings",
+            "budget_lines": [{"category": "fees", "description": "Fees", "amount": "1250.51"}],
+        },
+    )
+    assert r.status_code == 200, r.get_json()
+    html = pages(pilot.member.user).get(f"/grants/{pilot.id}").text
+    history = html.split('class="history"')[1]
+    assert "→ Harbour evenings" in history
+    assert "Requested amount: 1250.49 → 1250.51" in history
+    assert "Budget lines changed" in history
