@@ -12,9 +12,7 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,55 +36,12 @@ from grants.audit import AuditEvent
 from grants.db import utcnow
 from grants.extensions import db
 from grants.queue import close_redis
+from tests.redis_server import RedisServer, needs_redis_server
 from tests.test_exports_redis import a_pilot
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASE = 5  # seconds: short, so that a killed worker's lease runs out within the test
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="needs the redis-server binary to start (and kill) a private Redis",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A redis-server of one test: started, killed and started again on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port, self.directory = free_port(), directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+pytestmark = needs_redis_server
 
 
 @pytest.fixture

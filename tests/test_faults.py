@@ -11,16 +11,12 @@ Concurrency: wrong passwords sent at the same moment on PostgreSQL lock at the s
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from redis import Redis
 from sqlalchemy import select
 
 from grants.app import create_app
@@ -29,58 +25,19 @@ from grants.lockout import MAX_FAILURES, SigninLockout
 from grants.queue import close_redis, redis_connection
 from tests.conftest import needs_postgres
 from tests.factories import PASSWORD
-
-needs_redis_server = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="needs the redis-server binary to start (and kill) a private Redis",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.redis_server import RedisServer, free_port, needs_redis_server
 
 
 @pytest.fixture
 def private_redis(tmp_path: Any) -> Iterator[tuple[str, subprocess.Popen]]:
     """A redis-server of this test only: its URL and its process (the test may kill it)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    server = RedisServer(tmp_path)
+    server.start()
     try:
-        client = Redis.from_url(url, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        client.close()
-        yield url, process
+        assert server.process is not None
+        yield server.url, server.process
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+        server.kill()
 
 
 def kill(process: subprocess.Popen) -> None:
