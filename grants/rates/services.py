@@ -116,6 +116,36 @@ def rate_for(month: str, currency: str) -> int:
     return micros
 
 
+def rates_for(month: str, currencies: Iterable[str]) -> dict[str, int]:
+    """The rates of ``currencies`` in ``month`` (one query); 409 rate_missing naming all missing.
+
+    "No exchange rate for DKK and SEK in 2026-11: finance has been told." (finance's dashboard
+    lists the rates that reports wait for, see ``grants.reports.awaited``).
+    """
+    wanted = sorted(set(currencies) - {"EUR"})
+    found = dict(
+        db.session.execute(
+            select(ExchangeRate.currency, ExchangeRate.rate_micros).where(
+                ExchangeRate.month == month, ExchangeRate.currency.in_(wanted)
+            )
+        ).all()
+    )
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise RateMissing(
+            f"No exchange rate for {and_list(missing)} in {month}: finance has been told.",
+            missing=[{"currency": c, "month": month} for c in missing],
+        )
+    return {**found, "EUR": RATE_SCALE}
+
+
+def and_list(words: list[str]) -> str:
+    """``["DKK", "NOK", "SEK"]`` → ``"DKK, NOK and SEK"``."""
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def to_eur_cents(cents: int, micros: int) -> int:
     """``amount / rate`` in EUR cents, rounded half up: cents × 10⁶ / micros."""
     value = Decimal(cents) * RATE_SCALE / Decimal(micros)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import (
@@ -10,16 +12,38 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship, validates
 
 from grants.db import Base, in_list, utcnow
 from grants.grant.models import CATEGORIES
 from workflows.report import KINDS, STATES
+
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def normalise(text: str | None, limit: int = 200) -> str:
+    """The key two spellings of one supplier or invoice number share.
+
+    Case, spaces and punctuation are dropped (``"INV-2026/001"`` and ``"inv 2026 001"`` are
+    ``"inv2026001"``); letters and digits of every script are kept (NFKC, case folded), at
+    most ``limit`` of them (the key column's length).
+    """
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text or "").casefold())[:limit]
+
+
+def _key_of(column: str, limit: int) -> Any:
+    """A default for bulk inserts that name only the text: its normalised key."""
+
+    def default(context: Any) -> str:
+        return normalise(context.get_current_parameters().get(column), limit)
+
+    return default
 
 
 class Report(Base):
@@ -69,6 +93,11 @@ class ExpenseLine(Base):
             "AND adjusted_eligible_cents <= eligible_eur_cents)",
             name="adjustment_within_eligible",
         ),
+        # The integrity warnings' lookups (grants/reports/integrity.py).
+        Index("ix_expense_lines_invoice_key", "supplier_key", "invoice_key"),
+        Index(
+            "ix_expense_lines_supplier_date_amount", "supplier_key", "invoice_date", "amount_cents"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +107,9 @@ class ExpenseLine(Base):
     invoice_date: Mapped[dt.date]
     payment_date: Mapped[dt.date | None]
     supplier: Mapped[str] = mapped_column(String(200))
+    #: normalise(supplier) and normalise(invoice_number), set with them, indexed.
+    supplier_key: Mapped[str] = mapped_column(String(200), default=_key_of("supplier", 200))
+    invoice_key: Mapped[str] = mapped_column(String(100), default=_key_of("invoice_number", 100))
     description: Mapped[str] = mapped_column(String(1000))
     category: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
@@ -92,6 +124,14 @@ class ExpenseLine(Base):
     ineligible_reason: Mapped[str | None] = mapped_column(Text)
 
     report: Mapped[Report] = relationship(back_populates="expenses")
+
+    @validates("supplier", "invoice_number")
+    def _set_key(self, name: str, value: str) -> str:
+        if name == "supplier":
+            self.supplier_key = normalise(value, 200)
+        else:
+            self.invoice_key = normalise(value, 100)
+        return value
 
     @property
     def accepted_eligible_cents(self) -> int:
@@ -114,7 +154,7 @@ class Attachment(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))

@@ -12,7 +12,14 @@ from grants.extensions import db
 from grants.grant.models import Grant
 from grants.reports.models import Report
 from grants.users.models import User
-from workflows.grant import CITY_MEMBER, DISBURSED, INTERIM_REPORTED
+from workflows.grant import (
+    ADMIN,
+    AUDITOR,
+    CITY_MEMBER,
+    DISBURSED,
+    FINANCE_OFFICER,
+    INTERIM_REPORTED,
+)
 from workflows.report import EDITABLE, FINAL, INTERIM
 
 #: The grant state in which each kind of report is filed.
@@ -67,3 +74,16 @@ def may_upload_receipt(report: Report, user: User) -> Verdict:
             )
         )
     return ALLOWED
+
+
+#: The roles that see which other line an expense line's warning collides with.
+SEES_OTHER_LINES = (FINANCE_OFFICER, ADMIN, AUDITOR)
+
+
+def may_see_other_lines(user: User) -> bool:
+    """Finance, admins and auditors see the other line of a warning; a city never does.
+
+    A city must not learn about other cities' lines (their ids included), so its warnings say
+    what collides, never with which line; a mentor reads them as the city does.
+    """
+    return user.role in SEES_OTHER_LINES

@@ -27,7 +27,8 @@ from grants.grant.services import (
 )
 from grants.lifecycle import fire_and_record, precheck
 from grants.money import MAX_CENTS, format_money
-from grants.rates.services import rate_for, to_eur_cents
+from grants.rates.services import rates_for, to_eur_cents
+from grants.reports.integrity import warnings_of
 from grants.reports.models import Attachment, ExpenseLine, Report
 from grants.reports.policies import (
     FILED_IN,
@@ -165,6 +166,9 @@ def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> R
         audit_data["eligible_eur"] = format_money(
             sum(e.eligible_eur_cents or 0 for e in report.expenses)
         )
+        found = warnings_counted(report, grant)
+        if found:  # how many of each, never which other line (the city reads its history)
+            audit_data["warnings"] = found
     elif event == "accept":
         adjustments = _adjust(report, data.get("adjustments") or [], actor=actor)
         report.accepted_at = utcnow()
@@ -191,9 +195,18 @@ def transition_report(report: Report, data: dict[str, Any], *, actor: User) -> R
     return report
 
 
+def warnings_counted(report: Report, grant: Grant) -> dict[str, int]:
+    """How many lines of ``report`` have each kind of integrity warning."""
+    counts: dict[str, int] = {}
+    for warnings in warnings_of(report.expenses, grant).values():
+        for kind in sorted({w.kind for w in warnings}):
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def _convert(report: Report, month: str) -> None:
     """Convert every line with the rate of ``month`` and freeze the rate on it (all or nothing)."""
-    rates = {e.currency: rate_for(month, e.currency) for e in report.expenses}
+    rates = rates_for(month, {e.currency for e in report.expenses})
     for line in report.expenses:
         micros = rates[line.currency]
         line.rate_micros = micros

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from grants.reports.integrity import Warning, warnings_of
 from grants.reports.models import Attachment, Report
+from grants.reports.policies import may_see_other_lines
 from grants.reports.services import due_on, outside_period
 from grants.users.models import User
 from workflows.report import REPORT
@@ -16,6 +18,8 @@ def report_out(report: Report, user: User) -> dict[str, Any]:
     for a in report.attachments:
         by_line.setdefault(a.expense_id, []).append(a)
     submitted = report.state in ("submitted", "accepted")
+    warnings = warnings_of(report.expenses, grant)
+    staff = may_see_other_lines(user)
     return {
         "id": report.id,
         "grant_id": report.grant_id,
@@ -31,6 +35,7 @@ def report_out(report: Report, user: User) -> dict[str, Any]:
                 "eligible_eur": e.accepted_eligible_cents if submitted else None,
                 "outside_period": outside_period(e, grant),
                 "attachments": by_line.get(e.id, []),
+                "warnings": [warning_out(w, staff) for w in warnings.get(e.id, [])],
             }
             for e in report.expenses
         ],
@@ -41,6 +46,15 @@ def report_out(report: Report, user: User) -> dict[str, Any]:
         else None,
         "available_events": REPORT.available(report.state, [user.role]),
     }
+
+
+def warning_out(warning: Warning, staff: bool) -> dict[str, Any]:
+    """A warning as shown: the other line's ids for staff only (a city never learns them)."""
+    out: dict[str, Any] = {"kind": warning.kind}
+    if staff and warning.other_expense_id is not None:
+        out["other_expense_id"] = warning.other_expense_id
+        out["other_report_id"] = warning.other_report_id  # for the pages' link; not in the API
+    return out
 
 
 _LINE_FIELDS = (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from grants.db import today
 from grants.grant.models import CATEGORIES
 from grants.http.rates.schemas import Rate
 from grants.http.schemas import (
@@ -18,6 +19,7 @@ from grants.http.schemas import (
     pattern,
     text,
 )
+from grants.reports.integrity import KINDS as WARNING_KINDS
 from workflows.report import KINDS, REPORT, STATES
 
 MAX_EXPENSES = 500
@@ -42,6 +44,11 @@ class ExpenseInSchema(InputSchema):
     amount = Money(required=True)
     vat_amount = Money(allow_zero=True, load_default=0)
     vat_recoverable = fields.Boolean(load_default=False)
+
+    @validates("invoice_date")
+    def _invoice_not_future(self, value: Any, **kwargs: Any) -> None:
+        if value > today():
+            raise ValidationError("An invoice date cannot lie in the future.")
 
     @validates_schema
     def _vat_within_amount(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -89,6 +96,26 @@ class AttachmentSchema(Schema):
     uploaded_at = fields.DateTime()
 
 
+class WarningSchema(Schema):
+    kind = one_of(
+        WARNING_KINDS,
+        required=True,
+        metadata={
+            "description": "same_receipt: a receipt file with the same SHA-256 on another line; "
+            "same_invoice: the same supplier and invoice number (case, spaces and punctuation "
+            "aside) on another line; same_supplier_date_amount: the same supplier, invoice "
+            "date, currency and amount on another line; outside_period: an invoice or payment "
+            "date outside the pilot's dates. Any grant of the programme counts."
+        },
+    )
+    other_expense_id = fields.Integer(
+        metadata={
+            "description": "the line it collides with; only for finance officers, admins and "
+            "auditors (never for a city)"
+        }
+    )
+
+
 class ExpenseSchema(Schema):
     id = fields.Integer()
     invoice_number = fields.String()
@@ -108,6 +135,10 @@ class ExpenseSchema(Schema):
     ineligible_reason = fields.String(allow_none=True)
     outside_period = fields.Boolean()
     attachments = fields.List(fields.Nested(AttachmentSchema))
+    warnings = fields.List(
+        fields.Nested(WarningSchema),
+        metadata={"description": "integrity warnings: shown beside the line, never refusing it"},
+    )
 
 
 class ReportSchema(Schema):

@@ -1,0 +1,226 @@
+"""Integrity warnings of expense lines (domain.md, "Control of expenses").
+
+A line collides with another line of any grant of the programme when it has
+
+- ``same_receipt``: a receipt file with the same SHA-256 as a receipt of the other line;
+- ``same_invoice``: the same supplier and invoice number, both normalised (:func:`normalise`);
+- ``same_supplier_date_amount``: the same supplier (normalised), invoice date, currency and
+  amount;
+
+and ``outside_period`` when its invoice or payment date lies outside the pilot's dates. A warning
+never hides or refuses a line: it is shown beside it, and finance decides. Each lookup is one
+indexed query for all the lines asked about (``ix_attachments_sha256``,
+``ix_expense_lines_invoice_key``, ``ix_expense_lines_supplier_date_amount``), never a scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import aliased
+
+from grants.extensions import db
+from grants.grant.models import Grant
+from grants.reports.models import Attachment, ExpenseLine, normalise
+
+SAME_RECEIPT = "same_receipt"
+SAME_INVOICE = "same_invoice"
+SAME_SUPPLIER_DATE_AMOUNT = "same_supplier_date_amount"
+OUTSIDE_PERIOD = "outside_period"
+#: The kinds, in the order a line's warnings are listed.
+KINDS = (SAME_RECEIPT, SAME_INVOICE, SAME_SUPPLIER_DATE_AMOUNT, OUTSIDE_PERIOD)
+
+#: Lines asked about in one query at most (a report has at most 500).
+_CHUNK = 100
+
+__all__ = ["KINDS", "LineFacts", "Warning", "line_warnings", "normalise", "warnings_of"]
+
+
+@dataclass(frozen=True, order=True)
+class Warning:
+    """One warning of a line; ``other_*`` name the line it collides with (staff only)."""
+
+    kind: str
+    other_expense_id: int | None = None
+    other_report_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """What the warnings of a line are computed from: a saved line, or one being typed."""
+
+    supplier: str
+    invoice_number: str
+    invoice_date: dt.date | None
+    currency: str
+    amount_cents: int | None
+    payment_date: dt.date | None = None
+    expense_id: int | None = None
+    sha256s: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def supplier_key(self) -> str:
+        return normalise(self.supplier)
+
+    @property
+    def invoice_key(self) -> str:
+        return normalise(self.invoice_number, 100)
+
+    @classmethod
+    def of(cls, line: ExpenseLine, sha256s: Iterable[str] = ()) -> LineFacts:
+        return cls(
+            supplier=line.supplier,
+            invoice_number=line.invoice_number,
+            invoice_date=line.invoice_date,
+            payment_date=line.payment_date,
+            currency=line.currency,
+            amount_cents=line.amount_cents,
+            expense_id=line.id,
+            sha256s=frozenset(sha256s),
+        )
+
+
+def warnings_of(lines: Sequence[ExpenseLine], grant: Grant) -> dict[int, list[Warning]]:
+    """The warnings of saved ``lines`` (of one grant), by line id; three queries in all."""
+    receipts: dict[int, set[str]] = {}
+    ids = [line.id for line in lines]
+    for start in range(0, len(ids), _CHUNK):
+        rows = db.session.execute(
+            select(Attachment.expense_id, Attachment.sha256).where(
+                Attachment.expense_id.in_(ids[start : start + _CHUNK])
+            )
+        )
+        for expense_id, sha in rows:
+            receipts.setdefault(expense_id, set()).add(sha)
+    facts = [LineFacts.of(line, receipts.get(line.id, ())) for line in lines]
+    found = _compute(facts, grant)
+    return {line.id: warnings for line, warnings in zip(lines, found, strict=True)}
+
+
+def line_warnings(facts: LineFacts, grant: Grant) -> list[Warning]:
+    """The warnings of one line, saved or being typed."""
+    return _compute([facts], grant)[0]
+
+
+def _compute(facts: Sequence[LineFacts], grant: Grant) -> list[list[Warning]]:
+    out: list[set[Warning]] = [set() for _ in facts]
+    _same_receipt(facts, out)
+    _same_invoice(facts, out)
+    _same_supplier_date_amount(facts, out)
+    for i, f in enumerate(facts):
+        dates = [d for d in (f.invoice_date, f.payment_date) if d is not None]
+        if any(d < grant.start_date or d > grant.end_date for d in dates):
+            out[i].add(Warning(OUTSIDE_PERIOD))
+    order = {kind: n for n, kind in enumerate(KINDS)}
+    return [sorted(found, key=lambda w: (order[w.kind], w.other_expense_id or 0)) for found in out]
+
+
+def _chunks(facts: Sequence[LineFacts]) -> Iterable[list[tuple[int, LineFacts]]]:
+    indexed = list(enumerate(facts))
+    for start in range(0, len(indexed), _CHUNK):
+        yield indexed[start : start + _CHUNK]
+
+
+def _same_receipt(facts: Sequence[LineFacts], out: list[set[Warning]]) -> None:
+    wanted = {sha for f in facts for sha in f.sha256s}
+    if not wanted:
+        return
+    rows = db.session.execute(
+        select(Attachment.sha256, ExpenseLine.id, ExpenseLine.report_id)
+        .join(ExpenseLine, Attachment.expense_id == ExpenseLine.id)
+        .where(Attachment.sha256.in_(sorted(wanted)))
+    ).all()
+    for i, f in enumerate(facts):
+        for sha, other_id, report_id in rows:
+            if sha in f.sha256s and other_id != f.expense_id:
+                out[i].add(Warning(SAME_RECEIPT, other_id, report_id))
+
+
+def _same_invoice(facts: Sequence[LineFacts], out: list[set[Warning]]) -> None:
+    for chunk in _chunks(facts):
+        keyed = [(i, f) for i, f in chunk if f.supplier_key and f.invoice_key]
+        if not keyed:
+            continue
+        rows = db.session.execute(
+            select(
+                ExpenseLine.id,
+                ExpenseLine.report_id,
+                ExpenseLine.supplier_key,
+                ExpenseLine.invoice_key,
+            ).where(
+                or_(
+                    *(
+                        and_(
+                            ExpenseLine.supplier_key == f.supplier_key,
+                            ExpenseLine.invoice_key == f.invoice_key,
+                        )
+                        for _, f in keyed
+                    )
+                )
+            )
+        ).all()
+        for i, f in keyed:
+            for other_id, report_id, supplier_key, invoice_key in rows:
+                if (supplier_key, invoice_key) == (f.supplier_key, f.invoice_key) and (
+                    other_id != f.expense_id
+                ):
+                    out[i].add(Warning(SAME_INVOICE, other_id, report_id))
+
+
+def _same_supplier_date_amount(facts: Sequence[LineFacts], out: list[set[Warning]]) -> None:
+    for chunk in _chunks(facts):
+        keyed = [
+            (i, f)
+            for i, f in chunk
+            if f.supplier_key and f.invoice_date is not None and f.amount_cents is not None
+        ]
+        if not keyed:
+            continue
+        rows = db.session.execute(
+            select(
+                ExpenseLine.id,
+                ExpenseLine.report_id,
+                ExpenseLine.supplier_key,
+                ExpenseLine.invoice_date,
+                ExpenseLine.amount_cents,
+                ExpenseLine.currency,
+            ).where(
+                or_(
+                    *(
+                        and_(
+                            ExpenseLine.supplier_key == f.supplier_key,
+                            ExpenseLine.invoice_date == f.invoice_date,
+                            ExpenseLine.amount_cents == f.amount_cents,
+                        )
+                        for _, f in keyed
+                    )
+                )
+            )
+        ).all()
+        for i, f in keyed:
+            mine = (f.supplier_key, f.invoice_date, f.amount_cents, f.currency)
+            for other_id, report_id, *theirs in rows:
+                if tuple(theirs) == mine and other_id != f.expense_id:
+                    out[i].add(Warning(SAME_SUPPLIER_DATE_AMOUNT, other_id, report_id))
+
+
+def lookup_queries(facts: LineFacts) -> list[object]:
+    """The three lookups of one line, as statements (``bench/integrity.py`` explains them)."""
+    other = aliased(ExpenseLine)
+    return [
+        select(Attachment.expense_id)
+        .join(other, Attachment.expense_id == other.id)
+        .where(Attachment.sha256.in_(sorted(facts.sha256s) or [""])),
+        select(ExpenseLine.id).where(
+            ExpenseLine.supplier_key == facts.supplier_key,
+            ExpenseLine.invoice_key == facts.invoice_key,
+        ),
+        select(ExpenseLine.id).where(
+            ExpenseLine.supplier_key == facts.supplier_key,
+            ExpenseLine.invoice_date == facts.invoice_date,
+            ExpenseLine.amount_cents == facts.amount_cents,
+        ),
+    ]
