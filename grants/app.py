@@ -21,6 +21,7 @@ from exports import models as export_models
 from exports.api import blp as exports_api
 from exports.views import bp as statements_pages
 from grants import audit, lockout
+from grants.banking import models as banking_models
 from grants.cities import models as city_models
 from grants.cli import register_cli
 from grants.comments import models as comment_models
@@ -29,6 +30,8 @@ from grants.connections import engine_options, reads_in_autocommit
 from grants.extensions import api, db, migrate
 from grants.grant import models as grant_models
 from grants.http import idempotency
+from grants.http.banking.api import blp as banking_api
+from grants.http.banking.views import bp as banking_pages
 from grants.http.bodies import register_body_checks
 from grants.http.cities.api import blp as cities_api
 from grants.http.cities.views import bp as cities_pages
@@ -65,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_MODULES = (
     user_models,
     city_models,
+    banking_models,
     grant_models,
     payout_models,
     report_models,
@@ -83,6 +87,7 @@ API_BLUEPRINTS = (
     grants_api,
     comments_api,
     rates_api,
+    banking_api,
     payouts_api,
     reports_api,
     exports_api,
@@ -93,6 +98,7 @@ PAGE_BLUEPRINTS = (
     cities_pages,
     grants_pages,
     comments_pages,
+    banking_pages,
     payouts_pages,
     reports_pages,
     rates_pages,

@@ -55,6 +55,11 @@ class Action(StrEnum):
     PAYOUT_AUTHORISED = "payout_authorised"
     PAYOUT_PAID = "payout_paid"
     PAYOUT_CANCELLED = "payout_cancelled"
+    # bank accounts of the cities
+    BANK_ACCOUNT_PROPOSED = "bank_account_proposed"
+    BANK_ACCOUNT_VERIFIED = "bank_account_verified"
+    BANK_ACCOUNT_REJECTED = "bank_account_rejected"
+    BANK_ACCOUNT_SUPERSEDED = "bank_account_superseded"
     # reports
     REPORT_CREATED = "report_created"
     REPORT_UPDATED = "report_updated"
@@ -217,6 +222,7 @@ _SUBJECTS: dict[str, _Subject] = {
     "users": _Subject("user", _no_grant),
     "cities": _Subject("city", _no_grant),
     "titles": _Subject("title", _no_grant),
+    "bank_accounts": _Subject("bank_account", _no_grant),
     "exchange_rates": _Subject("exchange_rate", _no_grant),
 }
 

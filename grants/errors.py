@@ -154,6 +154,24 @@ class TitleOverlap(Conflict):
     message = "The city already holds a title whose validity overlaps this one."
 
 
+class AccountUnverified(Conflict):
+    reason = "account_unverified"
+    label = "The city has no verified bank account"
+    message = (
+        "The city has no verified bank account in force: a finance officer other than the one "
+        "who proposed it verifies it first."
+    )
+
+
+class AccountChanged(Conflict):
+    reason = "account_changed"
+    label = "The city's bank account changed"
+    message = (
+        "The city's verified bank account changed after this payout was authorised: cancel "
+        "the payout and authorise it again."
+    )
+
+
 def _refusals(cls: type[AppError]) -> list[type[AppError]]:
     return [cls, *(sub for child in cls.__subclasses__() for sub in _refusals(child))]
 

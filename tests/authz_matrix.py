@@ -400,6 +400,8 @@ PAGES: list[Route] = [
       S(302, 403, 404, 403, 404, 302, 403, 403), {}, "accept"),
     R("reports_pages.upload", "POST", "/reports/{report}/receipts", "report:draft",
       S(302, 302, 404, 403, 404, 403, 403, 403), {"file": "@receipt.pdf"}),
+    R("reports_pages.line_warnings", "POST", "/grants/{grant}/reports/line-warnings",
+      "grant:disbursed", S(302, 200, 404, 403, 404, 403, 403, 403), REPORT_FORM),
     R("reports_pages.receipt", "GET", "/receipts/{attachment}", "attachment",
       S(302, 200, 404, 200, 404, 200, 200, 200)),
 

@@ -10,8 +10,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.security import generate_password_hash
 
+from grants.banking.models import VERIFIED, BankAccount
+from grants.banking.numbers import parse_iban
 from grants.cities.models import City, Title
 from grants.db import today
+from grants.db import utcnow as now_utc
 from grants.extensions import db
 from grants.grant.models import BudgetLine, Grant
 from grants.users.credentials import issue_token
@@ -61,6 +64,7 @@ class Caller:
 class Factory:
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self._bank_officers: tuple[User, User] | None = None
 
     def city(
         self,
@@ -73,14 +77,49 @@ class Factory:
         valid_until: dt.date | None = None,
         cap: int = 500_000,
         year: int | None = None,
+        bank_account: bool = True,
     ) -> City:
+        """A city with a current title and, by default, a verified bank account (payouts are
+        authorised only against one)."""
         city = City(name=name or f"City {next(_seq)}", country=country, is_capital=is_capital)
         db.session.add(city)
         db.session.flush()
         if title:
             self.title(city, valid_from=valid_from, valid_until=valid_until, cap=cap, year=year)
+        if bank_account:
+            self.bank_account(city)
         db.session.commit()
         return city
+
+    def bank_account(
+        self,
+        city: City,
+        *,
+        state: str = VERIFIED,
+        iban: str | None = None,
+        holder: str | None = None,
+        proposed_by: User | None = None,
+    ) -> BankAccount:
+        """A bank account of ``city`` put straight into ``state`` (verified: in force),
+        proposed and verified by two finance officers kept for the test (four eyes)."""
+        if self._bank_officers is None:
+            self._bank_officers = (self.user("finance_officer"), self.user("finance_officer"))
+        proposer, verifier = self._bank_officers
+        proposer = proposed_by or proposer
+        compact, _ = parse_iban(iban or "DE89370400440532013000")
+        account = BankAccount(
+            city_id=city.id,
+            holder=holder or f"Municipality of {city.name}",
+            iban=compact,
+            bic="COBADEFFXXX" if iban is None else None,
+            state=state,
+            proposed_by_id=proposer.id,
+            verified_by_id=verifier.id if state == VERIFIED else None,
+            verified_at=now_utc() if state == VERIFIED else None,
+        )
+        db.session.add(account)
+        db.session.commit()
+        return account
 
     def title(
         self,

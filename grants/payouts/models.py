@@ -41,6 +41,12 @@ class Payout(Base):
     cancelled_at: Mapped[dt.datetime | None]
     cancel_comment: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
+    #: A copy of the city's verified bank account in force at authorisation (outgoing payouts):
+    #: the money goes there, and confirming is refused if the city's account changed since.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("bank_accounts.id"))
+    account_holder: Mapped[str | None] = mapped_column(String(200))
+    account_iban: Mapped[str | None] = mapped_column(String(34))
+    account_bic: Mapped[str | None] = mapped_column(String(11))
 
     authorised_by = relationship("User", foreign_keys=[authorised_by_id], lazy="joined")
     confirmed_by = relationship("User", foreign_keys=[confirmed_by_id], lazy="joined")

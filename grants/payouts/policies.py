@@ -9,8 +9,12 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
+from grants.banking.models import BankAccount
+from grants.banking.services import account_in_force
 from grants.errors import (
     ALLOWED,
+    AccountChanged,
+    AccountUnverified,
     Forbidden,
     FourEyes,
     InvalidTransition,
@@ -87,12 +91,44 @@ def payout_terms(grant: Grant, kind: str, figures: GrantFigures) -> tuple[Verdic
     return ALLOWED, owed
 
 
+def account_to_pay(grant: Grant, kind: str) -> tuple[Verdict, BankAccount | None]:
+    """The city's verified account an outgoing payout is authorised against, and the verdict.
+
+    No verified account in force: refused with 409 ``account_unverified``. A recovery is paid
+    by the city to the programme: it needs no account of the city.
+    """
+    if kind not in OUTGOING:
+        return ALLOWED, None
+    account = account_in_force(grant.city_id)
+    if account is None:
+        return refuse(AccountUnverified()), None
+    return ALLOWED, account
+
+
 def may_authorise_payout(grant: Grant, kind: str, figures: GrantFigures, user: User) -> Verdict:
-    """A finance officer authorises a payout of ``kind`` when :func:`payout_terms` allow it."""
+    """A finance officer authorises a payout of ``kind`` when :func:`payout_terms` allow it
+    and, for money paid out, the city has a verified bank account (:func:`account_to_pay`)."""
     role = may_authorise_payouts(user)
     if not role:
         return role
-    return payout_terms(grant, kind, figures)[0]
+    terms = payout_terms(grant, kind, figures)[0]
+    if not terms:
+        return terms
+    return account_to_pay(grant, kind)[0]
+
+
+def account_still_in_force(payout: Payout) -> Verdict:
+    """Money goes only to the account copied at authorisation, if it is still the city's
+    verified account in force; otherwise 409 ``account_changed`` (cancel, authorise again).
+
+    A payout with no copy (authorised before accounts were kept) is refused the same way.
+    """
+    if payout.kind not in OUTGOING:
+        return ALLOWED
+    account = account_in_force(payout.grant.city_id)
+    if account is None or payout.account_id is None or account.id != payout.account_id:
+        return refuse(AccountChanged())
+    return ALLOWED
 
 
 def authorisable_kinds(grant: Grant, figures: GrantFigures, user: User) -> list[str]:
@@ -130,7 +166,7 @@ def may_confirm_payout(payout: Payout, user: User) -> Verdict:
                 "cancel this payout."
             )
         )
-    return ALLOWED
+    return account_still_in_force(payout)
 
 
 def may_cancel_payout(payout: Payout, user: User) -> Verdict:

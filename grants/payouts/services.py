@@ -10,6 +10,7 @@ from sqlalchemy.orm.util import identity_key
 
 from grants import audit
 from grants.audit import Action
+from grants.banking.services import lock_city
 from grants.cities.services import release_from_cap
 from grants.db import utcnow
 from grants.errors import (
@@ -26,6 +27,7 @@ from grants.lifecycle import fire_and_record, precheck
 from grants.money import format_money
 from grants.payouts.models import Payout
 from grants.payouts.policies import (
+    account_to_pay,
     may_authorise_payouts,
     may_cancel_payout,
     may_confirm_payout,
@@ -102,6 +104,11 @@ def authorise_payout(
     if amount <= 0:
         raise InvalidTransition("Nothing to pay.")
     if kind in OUTGOING:
+        # The city's account is read under its row lock: a verification waits or went first.
+        lock_city(grant.city_id)
+    account_verdict, account = account_to_pay(grant, kind)
+    account_verdict.enforce()
+    if kind in OUTGOING:
         _reserve(grant, amount)
     payout = Payout(
         grant_id=grant.id,
@@ -111,14 +118,28 @@ def authorise_payout(
         authorised_by_id=actor.id,
         authorised_at=utcnow(),
     )
+    audit_data: dict[str, Any] = {
+        "payout_id": None,
+        "kind": kind,
+        "amount": format_money(amount),
+    }
+    if account is not None:
+        payout.account_id = account.id
+        payout.account_holder = account.holder
+        payout.account_iban = account.iban
+        payout.account_bic = account.bic
+        audit_data.update(
+            bank_account_id=account.id, holder=account.holder, iban=account.iban, bic=account.bic
+        )
     db.session.add(payout)
     db.session.flush()
+    audit_data["payout_id"] = payout.id
     audit.log(
         Action.PAYOUT_AUTHORISED,
         payout,
         actor=actor,
         to_state=payout.state,
-        data={"payout_id": payout.id, "kind": kind, "amount": format_money(amount)},
+        data=audit_data,
     )
     return payout
 
@@ -140,6 +161,8 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
         if payout.kind in OUTGOING:
             # Locked before its state is read (an ended grant is paid nothing more).
             db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
+            # … and the city's account too: a verification in flight waits, or went first.
+            lock_city(payout.grant.city_id)
         may_confirm_payout(payout, actor).enforce()
     else:
         may_cancel_payout(payout, actor).enforce()

@@ -36,7 +36,15 @@ KINDS = (SAME_RECEIPT, SAME_INVOICE, SAME_SUPPLIER_DATE_AMOUNT, OUTSIDE_PERIOD)
 #: Lines asked about in one query at most (a report has at most 500).
 _CHUNK = 100
 
-__all__ = ["KINDS", "LineFacts", "Warning", "line_warnings", "normalise", "warnings_of"]
+__all__ = [
+    "KINDS",
+    "LineFacts",
+    "Warning",
+    "line_warnings",
+    "normalise",
+    "typed_warnings",
+    "warnings_of",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -46,6 +54,8 @@ class Warning:
     kind: str
     other_expense_id: int | None = None
     other_report_id: int | None = None
+    #: a line of the same form being typed (its number, from 1), when it is the other one
+    other_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,61 @@ def warnings_of(lines: Sequence[ExpenseLine], grant: Grant) -> dict[int, list[Wa
 def line_warnings(facts: LineFacts, grant: Grant) -> list[Warning]:
     """The warnings of one line, saved or being typed."""
     return _compute([facts], grant)[0]
+
+
+def typed_warnings(
+    facts: Sequence[LineFacts | None], grant: Grant, *, replacing: int | None = None
+) -> list[list[Warning]]:
+    """The warnings of lines being typed on a report's form (None: a line not readable yet).
+
+    The saved lines of report ``replacing`` are left out (saving the form replaces them); the
+    typed lines are compared with each other too, the other one named by its line number.
+    """
+    readable = [(i, f) for i, f in enumerate(facts) if f is not None]
+    found = _compute([f for _, f in readable], grant)
+    out: list[list[Warning]] = [[] for _ in facts]
+    for (i, f), warnings in zip(readable, found, strict=True):
+        kept = [w for w in warnings if replacing is None or w.other_report_id != replacing]
+        for j, other in readable:
+            if j == i:
+                continue
+            for kind in _collisions(f, other):
+                kept.append(Warning(kind, other_line=j + 1))
+        out[i] = sorted(set(kept), key=_order)
+    return out
+
+
+def _collisions(a: LineFacts, b: LineFacts) -> list[str]:
+    kinds = []
+    if (
+        a.supplier_key
+        and a.invoice_key
+        and (a.supplier_key, a.invoice_key)
+        == (
+            b.supplier_key,
+            b.invoice_key,
+        )
+    ):
+        kinds.append(SAME_INVOICE)
+    mine = (a.supplier_key, a.invoice_date, a.amount_cents, a.currency)
+    if (
+        a.supplier_key
+        and a.invoice_date
+        and a.amount_cents is not None
+        and mine
+        == (
+            b.supplier_key,
+            b.invoice_date,
+            b.amount_cents,
+            b.currency,
+        )
+    ):
+        kinds.append(SAME_SUPPLIER_DATE_AMOUNT)
+    return kinds
+
+
+def _order(w: Warning) -> tuple[int, int, int]:
+    return (KINDS.index(w.kind), w.other_expense_id or 0, w.other_line or 0)
 
 
 def _compute(facts: Sequence[LineFacts], grant: Grant) -> list[list[Warning]]:

@@ -23,4 +23,14 @@ def payout_out(payout: Payout) -> dict[str, Any]:
         "paid_on": payout.paid_on,
         "payment_reference": payout.payment_reference,
         "cancel_comment": payout.cancel_comment,
+        "account": (
+            {
+                "id": payout.account_id,
+                "holder": payout.account_holder,
+                "iban": payout.account_iban,
+                "bic": payout.account_bic,
+            }
+            if payout.account_id is not None
+            else None
+        ),
     }

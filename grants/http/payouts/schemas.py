@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields
 
+from grants.http.banking.schemas import PayoutAccountSchema
 from grants.http.schemas import Day, InputSchema, Money, choice, one_of, text
 from workflows.payout import KINDS, PAYOUT, STATES
 
@@ -33,3 +34,14 @@ class PayoutSchema(Schema):
     paid_on = fields.Date(allow_none=True)
     payment_reference = fields.String(allow_none=True)
     cancel_comment = fields.String(allow_none=True)
+    account = fields.Nested(
+        PayoutAccountSchema,
+        allow_none=True,
+        metadata={
+            "description": (
+                "The city's verified bank account in force at authorisation, copied (money paid "
+                "out only; null for a recovery). Confirming is refused with account_changed "
+                "when the city's verified account is no longer this one."
+            )
+        },
+    )

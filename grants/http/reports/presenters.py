@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from grants.reports.integrity import Warning, warnings_of
+from grants.reports.integrity import (
+    OUTSIDE_PERIOD,
+    SAME_INVOICE,
+    SAME_RECEIPT,
+    SAME_SUPPLIER_DATE_AMOUNT,
+    Warning,
+    warnings_of,
+)
 from grants.reports.models import Attachment, Report
 from grants.reports.policies import may_see_other_lines
 from grants.reports.services import due_on, outside_period
@@ -50,11 +57,32 @@ def report_out(report: Report, user: User) -> dict[str, Any]:
 
 def warning_out(warning: Warning, staff: bool) -> dict[str, Any]:
     """A warning as shown: the other line's ids for staff only (a city never learns them)."""
-    out: dict[str, Any] = {"kind": warning.kind}
+    out: dict[str, Any] = {"kind": warning.kind, "text": warning_text(warning)}
     if staff and warning.other_expense_id is not None:
         out["other_expense_id"] = warning.other_expense_id
         out["other_report_id"] = warning.other_report_id  # for the pages' link; not in the API
+    if warning.other_line is not None:
+        out["other_line"] = warning.other_line
     return out
+
+
+_WARNING_TEXTS = {
+    SAME_RECEIPT: "The same receipt file is on another expense line",
+    SAME_INVOICE: "Another expense line has the same supplier and invoice number",
+    SAME_SUPPLIER_DATE_AMOUNT: "Another expense line has the same supplier, date and amount",
+    OUTSIDE_PERIOD: "Dated outside the pilot period",
+}
+_WARNING_TEXTS_IN_FORM = {
+    SAME_INVOICE: "Line {n} has the same supplier and invoice number",
+    SAME_SUPPLIER_DATE_AMOUNT: "Line {n} has the same supplier, date and amount",
+}
+
+
+def warning_text(warning: Warning) -> str:
+    """A warning in words, for the pages (the API gives the kind)."""
+    if warning.other_line is not None and warning.kind in _WARNING_TEXTS_IN_FORM:
+        return _WARNING_TEXTS_IN_FORM[warning.kind].format(n=warning.other_line) + "."
+    return _WARNING_TEXTS[warning.kind] + "."
 
 
 _LINE_FIELDS = (

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from grants import scope
+from grants.db import today
 from grants.errors import NotFound
 from grants.grant.models import CATEGORIES
 from grants.http.reports import presenters
@@ -30,6 +33,7 @@ from grants.http.web import (
 )
 from grants.money import format_money, typed_amount
 from grants.reports import receipts, services
+from grants.reports.integrity import LineFacts, typed_warnings
 from grants.reports.policies import may_edit_report, may_upload_receipt
 from grants.scope import get_grant
 from workflows.grant import CITY_MEMBER
@@ -61,6 +65,123 @@ NARRATIVE_FIELDS = (
     ("trust", "Trust", "What the pilot did for trust and resilience."),
 )
 CURRENCIES = ("EUR", "DKK", "SEK", "PLN", "NOK", "ISK")
+#: The words of each expense field, on the form and in its list of errors (never the name).
+FIELD_LABELS = {
+    "invoice_number": "Invoice number",
+    "invoice_date": "Invoice date",
+    "payment_date": "Payment date",
+    "supplier": "Supplier",
+    "description": "Description",
+    "category": "Category",
+    "currency": "Currency",
+    "amount": "Amount, VAT included",
+    "vat_amount": "VAT amount",
+    "vat_recoverable": "Recoverable VAT",
+}
+#: What a new line shows before anything is typed: a line with only these is blank.
+LINE_DEFAULTS = {"currency": "EUR", "vat_amount": "0.00", "vat_recoverable": ""}
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_AMOUNT = re.compile(r"^([0-9]{1,12})\.([0-9]{2})$")
+
+
+def _blank(row: dict[str, str]) -> bool:
+    """Nothing typed in the line (its defaults left as they were)."""
+    for name, value in row.items():
+        default = LINE_DEFAULTS.get(name, "")
+        if name == "vat_amount" and value and typed_amount(value) == default:
+            continue
+        if value.strip() and value.strip().upper() != default.upper():
+            return False
+    return True
+
+
+def _day(text: str | None) -> dt.date | None:
+    if not text or not _DAY.match(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _cents(text: str | None) -> int | None:
+    match = _AMOUNT.match(typed_amount(text or ""))
+    return int(match.group(1)) * 100 + int(match.group(2)) if match else None
+
+
+def _facts(row: dict[str, str]) -> LineFacts | None:
+    """A typed line as far as it can be read, for its warnings (None: nothing to compare)."""
+    if _blank(row) or not (row.get("supplier") or "").strip():
+        return None
+    return LineFacts(
+        supplier=row.get("supplier", ""),
+        invoice_number=row.get("invoice_number", ""),
+        invoice_date=_day(row.get("invoice_date")),
+        payment_date=_day(row.get("payment_date")),
+        currency=(row.get("currency") or "EUR").strip().upper(),
+        amount_cents=_cents(row.get("amount")),
+    )
+
+
+def _totals(grant: Any, lines: list[dict[str, str]]) -> dict[str, Any]:
+    """Planned and typed per category: EUR lines added up, other currencies kept apart.
+
+    The other currencies are converted when the report is submitted (with that month's rate),
+    so they are shown in their own currency and never mixed into the EUR figures.
+    """
+    planned: dict[str, int] = {}
+    for b in grant.budget_lines:
+        planned[b.category] = planned.get(b.category, 0) + b.amount_cents
+    eur: dict[str, int] = {}
+    other: dict[str, dict[str, int]] = {}
+    for line in lines:
+        cents = _cents(line.get("amount"))
+        category = line.get("category", "")
+        if cents is None or category not in CATEGORIES:
+            continue
+        currency = (line.get("currency") or "EUR").strip().upper()
+        if currency == "EUR":
+            eur[category] = eur.get(category, 0) + cents
+        else:
+            bucket = other.setdefault(category, {})
+            bucket[currency] = bucket.get(currency, 0) + cents
+    rows = [
+        {
+            "category": c,
+            "planned": planned.get(c, 0),
+            "eur": eur.get(c, 0),
+            "left": planned.get(c, 0) - eur.get(c, 0),
+            "other": sorted(other.get(c, {}).items()),
+        }
+        for c in CATEGORIES
+    ]
+    other_total: dict[str, int] = {}
+    for bucket in other.values():
+        for currency, cents in bucket.items():
+            other_total[currency] = other_total.get(currency, 0) + cents
+    return {
+        "rows": rows,
+        "planned": sum(planned.values()),
+        "eur": sum(eur.values()),
+        "left": sum(planned.values()) - sum(eur.values()),
+        "other": sorted(other_total.items()),
+    }
+
+
+def _error_summary(errors: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+    """Every error of the form at once, in words: ``(field id, label, message)``."""
+    narrative = {name: label for name, label, _ in NARRATIVE_FIELDS}
+    out = []
+    for key, messages in errors.items():
+        parts = key.split("-")
+        if len(parts) == 3 and parts[0] == "expenses" and parts[1].isdigit():
+            label = f"{FIELD_LABELS.get(parts[2], 'A field')}, line {int(parts[1]) + 1}"
+        elif key == "expenses":
+            label = "Expenses"
+        else:
+            label = narrative.get(key, "A field")
+        out.extend((key, label, message) for message in messages)
+    return out
 
 
 def _expense_data(row: dict[str, str]) -> dict[str, Any]:
@@ -77,7 +198,7 @@ def _expense_data(row: dict[str, str]) -> dict[str, Any]:
 
 def _report_data() -> tuple[dict[str, Any], list[dict[str, str]]]:
     narrative = {name: request.form.get(name, "").strip() for name, _, _ in NARRATIVE_FIELDS}
-    lines = line_rows(request.form, "expenses", EXPENSE_FIELDS)
+    lines = [r for r in line_rows(request.form, "expenses", EXPENSE_FIELDS) if not _blank(r)]
     return {"narrative": narrative, "expenses": [_expense_data(r) for r in lines]}, lines
 
 
@@ -93,8 +214,23 @@ def _line_op() -> list[dict[str, str]] | None:
 
 
 def _render_form(
-    grant: Any, report: Any, kind: str, narrative: dict, lines: list, errors: dict, status: int
+    grant: Any,
+    report: Any,
+    kind: str,
+    narrative: dict,
+    lines: list,
+    errors: dict,
+    status: int,
+    *,
+    saved: list[list[dict[str, Any]]] | None = None,
 ) -> Any:
+    """The form; each line's warnings are the saved line's (``saved``) or the typed line's."""
+    lines = lines or [{}]
+    if saved is None:
+        found = typed_warnings(
+            [_facts(line) for line in lines], grant, replacing=report.id if report else None
+        )
+        saved = [[presenters.warning_out(w, False) for w in ws] for ws in found]
     return (
         render_template(
             "reports/form.html",
@@ -102,11 +238,16 @@ def _render_form(
             report=report,
             kind=kind,
             narrative=narrative,
-            lines=lines or [{}],
+            lines=lines,
             errors=errors,
+            error_summary=_error_summary(errors),
+            line_warnings=saved,
+            totals=_totals(grant, lines),
             narrative_fields=NARRATIVE_FIELDS,
+            field_labels=FIELD_LABELS,
             categories=CATEGORIES,
             currencies=CURRENCIES,
+            today=today(),
         ),
         status,
     )
@@ -163,7 +304,11 @@ def edit_report(report_id: int) -> Any:
             }
             for e in report.expenses
         ]
-        return _render_form(grant, report, report.kind, report.narrative, lines, {}, 200)
+        out = presenters.report_out(report, user)
+        saved = [e["warnings"] for e in out["expenses"]]
+        return _render_form(
+            grant, report, report.kind, report.narrative, lines, {}, 200, saved=saved
+        )
     lines = _line_op()
     narrative = {name: request.form.get(name, "") for name, _, _ in NARRATIVE_FIELDS}
     if lines is not None:
@@ -176,6 +321,38 @@ def edit_report(report_id: int) -> Any:
         done("Report saved.")
         return redirect(url_for("reports_pages.report", report_id=report.id))
     return _render_form(grant, report, report.kind, narrative, shown, errors, status)
+
+
+@bp.route("/grants/<int:grant_id>/reports/line-warnings", methods=["POST"])
+@page()
+def line_warnings(grant_id: int) -> Any:
+    """The warnings of the lines being typed on a report's form (app.js asks on change).
+
+    The form's own fields are sent; the answer is ``{"lines": {"<index>": [{kind, text}]}}``,
+    without any other line's id (the form is the city's).
+    """
+    user = me()
+    grant = get_grant(user, grant_id)
+    require_role(CITY_MEMBER)
+    replacing = None
+    report_id = as_int(request.form.get("report_id"))
+    if isinstance(report_id, int):
+        report = scope.get_report(user, report_id)
+        if report.grant_id != grant.id:
+            abort(404)
+        replacing = report.id
+    rows = indexed_rows(request.form, "expenses", EXPENSE_FIELDS)
+    found = typed_warnings([_facts(r) for r in rows.values()], grant, replacing=replacing)
+    response = jsonify(
+        {
+            "lines": {
+                str(index): [presenters.warning_out(w, False) for w in warnings]
+                for index, warnings in zip(rows, found, strict=True)
+            }
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _render_report(report: Any, *, adjust_errors: dict | None = None, status: int = 200) -> Any:
