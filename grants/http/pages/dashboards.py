@@ -23,6 +23,7 @@ from grants.http.web import (
     signed_in_user,
 )
 from grants.payouts.policies import authorisable_kinds, may_confirm_payout
+from grants.reports.awaited import rates_awaited
 from grants.users.models import User
 from workflows.grant import (
     APPROVED,
@@ -87,6 +88,7 @@ def _finance_dashboard(user: User) -> dict[str, Any]:
         "to_verify": scope.reports_in_state(user, "submitted"),
         "to_authorise": grants_awaiting_payouts(user),
         "to_confirm": [(p, may_confirm_payout(p, user)) for p in to_confirm],
+        "rates_awaited": rates_awaited(),
         "today": today(),
     }
 

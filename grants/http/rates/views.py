@@ -12,6 +12,7 @@ from grants.http.rates.schemas import RatePathSchema, RatePutSchema, RateQuerySc
 from grants.http.web import done, me, page, run_form
 from grants.rates import services
 from grants.rates.policies import may_edit_rates
+from grants.reports.awaited import rates_awaited
 
 bp = Blueprint("rates_pages", __name__)
 
@@ -20,7 +21,11 @@ bp = Blueprint("rates_pages", __name__)
 @page()
 def rates() -> Any:
     user = me()
-    form: dict[str, str] = {"month": today().strftime("%Y-%m")}
+    # A link from the dashboard's "Exchange rates awaited" fills the month and currency in.
+    form: dict[str, str] = {
+        "month": request.args.get("month", "").strip() or today().strftime("%Y-%m"),
+        "currency": request.args.get("currency", "").strip().upper(),
+    }
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
@@ -40,7 +45,7 @@ def rates() -> Any:
         if status == 200:
             done(f"Rate of {form['currency']} for {form['month']} saved.")
             return redirect(url_for("rates_pages.rates", month=form["month"]))
-    filters = {k: v for k, v in request.args.items() if k in ("month", "currency") and v}
+    filters = {k: v for k, v in request.args.items() if k == "month" and v}
     try:
         query = RateQuerySchema().load(filters)
     except ValidationError:
@@ -52,6 +57,8 @@ def rates() -> Any:
             rates=services.list_rates(query),
             month=query.get("month", ""),
             can_edit=may_edit_rates(user),
+            # Which reports wait for which rate: for those who may set them (it names reports).
+            awaited=rates_awaited() if may_edit_rates(user).allowed else [],
             form=form,
             errors=errors,
         ),
