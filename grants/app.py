@@ -21,6 +21,7 @@ from exports import models as export_models
 from exports.api import blp as exports_api
 from exports.views import bp as statements_pages
 from grants import audit, lockout
+from grants.agreements import models as agreement_models
 from grants.banking import models as banking_models
 from grants.cities import models as city_models
 from grants.cli import register_cli
@@ -30,6 +31,8 @@ from grants.connections import engine_options, reads_in_autocommit
 from grants.extensions import api, db, migrate
 from grants.grant import models as grant_models
 from grants.http import idempotency
+from grants.http.agreements.api import blp as agreements_api
+from grants.http.agreements.views import bp as agreements_pages
 from grants.http.banking.api import blp as banking_api
 from grants.http.banking.views import bp as banking_pages
 from grants.http.bodies import register_body_checks
@@ -70,6 +73,7 @@ MODEL_MODULES = (
     city_models,
     banking_models,
     grant_models,
+    agreement_models,
     payout_models,
     report_models,
     comment_models,
@@ -85,6 +89,7 @@ API_BLUEPRINTS = (
     users_api,
     cities_api,
     grants_api,
+    agreements_api,
     comments_api,
     rates_api,
     banking_api,
@@ -97,6 +102,7 @@ PAGE_BLUEPRINTS = (
     composite_pages,
     cities_pages,
     grants_pages,
+    agreements_pages,
     comments_pages,
     banking_pages,
     payouts_pages,

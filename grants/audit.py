@@ -55,6 +55,10 @@ class Action(StrEnum):
     PAYOUT_AUTHORISED = "payout_authorised"
     PAYOUT_PAID = "payout_paid"
     PAYOUT_CANCELLED = "payout_cancelled"
+    # grant agreements (version 1 is issued inside the approve event)
+    AGREEMENT_ISSUED = "agreement_issued"
+    AGREEMENT_SIGNED = "agreement_signed"
+    AGREEMENT_COUNTERSIGNED = "agreement_countersigned"
     # bank accounts of the cities
     BANK_ACCOUNT_PROPOSED = "bank_account_proposed"
     BANK_ACCOUNT_VERIFIED = "bank_account_verified"
@@ -215,6 +219,7 @@ _SUBJECTS: dict[str, _Subject] = {
         "comment", _own_grant, is_internal=lambda comment: comment.visibility == "internal"
     ),
     "payouts": _Subject("payout", _own_grant),
+    "grant_agreements": _Subject("agreement", _own_grant),
     "reports": _Subject("report", _own_grant),
     "expense_lines": _Subject("expense_line", _report_grant),
     "attachments": _Subject("attachment", _report_grant),

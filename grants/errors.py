@@ -112,6 +112,12 @@ class OverApproved(Conflict):
     message = "The amount exceeds what was requested or what remains of the approved amount."
 
 
+class AgreementMissing(Conflict):
+    reason = "agreement_missing"
+    label = "The grant agreement is not signed yet"
+    message = "The grant agreement must be signed by the city and countersigned first."
+
+
 class MoneyOwed(Conflict):
     reason = "money_owed"
     label = "Money is still owed"

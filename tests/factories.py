@@ -10,15 +10,19 @@ from typing import Any
 from flask import Flask
 from werkzeug.security import generate_password_hash
 
+from grants.agreements.models import GrantAgreement
+from grants.agreements.services import issue_agreement
 from grants.banking.models import VERIFIED, BankAccount
 from grants.banking.numbers import parse_iban
 from grants.cities.models import City, Title
-from grants.db import today
+from grants.db import today, utcnow
 from grants.db import utcnow as now_utc
 from grants.extensions import db
 from grants.grant.models import BudgetLine, Grant
+from grants.grant.services import interim_due_on
 from grants.users.credentials import issue_token
 from grants.users.models import User
+from workflows.agreement import AWAITING_CITY, AWAITING_COUNTERSIGNATURE, SIGNED
 from workflows.grant import COMMITTED
 
 PASSWORD = "correct horse battery"
@@ -65,6 +69,7 @@ class Factory:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._bank_officers: tuple[User, User] | None = None
+        self._agreement_officer: User | None = None
 
     def city(
         self,
@@ -186,8 +191,12 @@ class Factory:
         start: dt.date | None = None,
         end: dt.date | None = None,
         author: User | None = None,
+        agreement: str | None = SIGNED,
     ) -> Grant:
-        """A grant put straight into ``state`` (for tables of states); keeps the cap counter."""
+        """A grant put straight into ``state`` (for tables of states); keeps the cap counter.
+
+        An approved (or later) grant has its agreement issued and, by default, signed by both
+        sides (``agreement``: an agreement state, or None for none), as payouts need it."""
         title = city.title_on(today()) or city.titles[-1]
         author = author or self.user("city_member", city=city)
         start = start or max(title.valid_from, today())
@@ -212,5 +221,32 @@ class Factory:
             if state in COMMITTED:
                 title.committed_cents += grant.approved_cents
         db.session.add(grant)
+        if agreement and (state in COMMITTED or state in ("closed", "terminated")):
+            db.session.flush()
+            self.agreement(grant, state=agreement, signer=author)
         db.session.commit()
         return grant
+
+    def agreement(
+        self, grant: Grant, *, state: str = SIGNED, signer: User | None = None
+    ) -> GrantAgreement:
+        """Issue ``grant``'s agreement (the next version) and put it straight into ``state``:
+        signed by ``signer`` (a member of its city) and countersigned by a finance officer."""
+        row = issue_agreement(
+            grant, interim_due_on=interim_due_on(grant), actor=None, record=False
+        )
+        if state != AWAITING_CITY:
+            signer = signer or self.user("city_member", city=grant.city)
+            row.city_signed_by_id = signer.id
+            row.city_signatory_name = signer.email.split("@")[0].replace(".", " ").title()
+            row.city_signed_at = utcnow()
+            row.city_signed_sha256 = row.sha256
+            row.state = AWAITING_COUNTERSIGNATURE
+        if state == SIGNED:
+            if self._agreement_officer is None:
+                self._agreement_officer = self.user("finance_officer")
+            row.countersigned_by_id = self._agreement_officer.id
+            row.countersigned_at = utcnow()
+            row.state = SIGNED
+        db.session.flush()
+        return row

@@ -102,14 +102,31 @@ def submitted_grant(make: Factory, amount: str = "4000.00") -> Pilot:
     return Pilot(city, member, a, b, gid, start, end)
 
 
-def approved_grant(make: Factory, amount: str = "4000.00", approved: str | None = None) -> Pilot:
-    """A grant approved by officer ``a`` for ``approved`` (default: the requested ``amount``)."""
+def approved_grant(
+    make: Factory, amount: str = "4000.00", approved: str | None = None, *, signed: bool = True
+) -> Pilot:
+    """A grant approved by officer ``a`` for ``approved`` (default: the requested ``amount``);
+    with ``signed`` its agreement is signed by the city's member and countersigned by ``b``
+    (payouts need it)."""
     pilot = submitted_grant(make, amount)
     body = {} if approved is None else {"approved_amount": approved}
     r = pilot.a.fire(pilot.id, "approve", **body)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["state"] == "approved"
+    if signed:
+        sign_agreement(pilot.member, pilot.b, pilot.id)
     return pilot
+
+
+def sign_agreement(member: Caller, officer: Caller, gid: int) -> dict[str, Any]:
+    """The city's ``member`` signs the grant agreement, finance's ``officer`` countersigns."""
+    path = f"/grants/{gid}/agreement/transitions"
+    r = member.post(path, {"event": "sign", "signatory_name": "Agnė Żółkiewska"})
+    assert r.status_code == 200, r.get_json()
+    r = officer.post(path, {"event": "countersign"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["state"] == "signed"
+    return r.get_json()
 
 
 def authorise(officer: Caller, gid: int, kind: str, amount: str | None = None, **kw: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from grants.db import today
+from tests.money_helpers import sign_agreement
 
 MONTH = today().strftime("%Y-%m")
 
@@ -46,6 +47,10 @@ def approved_grant(make, amount="4000.00"):
     assert member.fire(gid, "submit").status_code == 200
     r = officer_a.fire(gid, "approve")
     assert r.status_code == 200, r.get_json()
+    # No advance before the agreement is signed by the city and countersigned (issue 14).
+    r = officer_a.post(f"/grants/{gid}/disbursements", {"kind": "advance"})
+    assert (r.status_code, r.get_json()["reason"]) == (409, "agreement_missing")
+    sign_agreement(member, officer_b, gid)
     return city, member, officer_a, officer_b, gid
 
 

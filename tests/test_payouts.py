@@ -33,6 +33,7 @@ from tests.money_helpers import (
     pay,
     refused,
     report_event,
+    sign_agreement,
     submitted_grant,
 )
 
@@ -120,6 +121,8 @@ def test_an_advance_of_a_submitted_proposal_is_refused_until_it_is_approved(make
     pilot = submitted_grant(make)
     refused(authorise(pilot.a, pilot.id, "advance"), 409, "invalid_transition")
     assert pilot.a.fire(pilot.id, "approve").status_code == 200
+    refused(authorise(pilot.a, pilot.id, "advance"), 409, "agreement_missing")
+    sign_agreement(pilot.member, pilot.b, pilot.id)
     r = authorise(pilot.a, pilot.id, "advance")
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["amount"] == "2000.00"

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from grants import audit
+from grants.agreements.services import agreement_stamp, issue_agreement
 from grants.audit import Action
 from grants.cities.models import Title
 from grants.cities.services import commit_to_cap, eligible_title, release_from_cap
@@ -245,6 +246,9 @@ def transition_grant(
         grant.approved_cents = amount
         grant.approved_at = utcnow()
         data["approved_amount"] = format_money(amount)
+        data["agreement"] = agreement_stamp(
+            issue_agreement(grant, interim_due_on=interim_due_on(grant), actor=actor, record=False)
+        )
     elif event in SETTLING_EVENTS:
         if figures is None:
             raise TypeError(f"{event} needs the grant's figures")

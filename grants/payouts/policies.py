@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
+from grants.agreements.policies import may_pay_under_agreement
 from grants.banking.models import BankAccount
 from grants.banking.services import account_in_force
 from grants.errors import (
@@ -71,6 +72,8 @@ def payout_terms(grant: Grant, kind: str, figures: GrantFigures) -> tuple[Verdic
             return no(f"An advance is paid once the grant is approved, not {grant.state}.")
         if any(p.kind == ADVANCE for p in live):
             return no("This grant has an advance already.")
+        if not (signed := may_pay_under_agreement(grant)):
+            return signed, 0
         return ALLOWED, share_of(grant.approved_cents or 0, current_app.config["ADVANCE_SHARE"])
     if kind == BALANCE:
         if grant.state != FINAL_REPORTED:
@@ -81,6 +84,8 @@ def payout_terms(grant: Grant, kind: str, figures: GrantFigures) -> tuple[Verdic
         due = figures.balance_due
         if due <= 0:
             return no("No balance is due: the city has been paid what it spent.")
+        if not (signed := may_pay_under_agreement(grant)):
+            return signed, 0
         return ALLOWED, due
     if grant.state not in (FINAL_REPORTED, TERMINATED):
         return no("A recovery is asked once the final report is accepted or the grant terminated.")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import render_template
 
 from grants import audit, scope
+from grants.agreements.policies import agreement_events, agreement_in_force
 from grants.audit import AuditEvent
 from grants.comments import services as comments
 from grants.comments.policies import may_comment
@@ -80,6 +81,7 @@ def grant(grant_id: int) -> Any:
         ),
         transitions=GRANT.transitions,
         today=today(),
+        agreement=_agreement(grant, user, figures),
     )
 
 
@@ -121,6 +123,17 @@ def _payout_offers(grant: Grant, user: User, figures: GrantFigures) -> list[dict
         {"kind": kind, "default_cents": payout_terms(grant, kind, figures)[1]}
         for kind in authorisable_kinds(grant, figures, user)
     ]
+
+
+def _agreement(grant: Grant, user: User, figures: GrantFigures) -> dict[str, Any]:
+    """The agreement in force, the events ``user`` may fire on it (sign, countersign: offered
+    before the advance), and why the advance waits for it (to a finance officer)."""
+    row = agreement_in_force(grant.id)
+    held = None
+    if row is not None and not row.is_signed and user.role == FINANCE_OFFICER:
+        verdict = payout_terms(grant, "advance", figures)[0]
+        held = verdict.reason if verdict.reason_code == "agreement_missing" else None
+    return {"row": row, "events": agreement_events(row, user), "held": held}
 
 
 def _latest_decision(history: list[AuditEvent]) -> AuditEvent | None:

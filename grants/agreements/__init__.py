@@ -1,0 +1,1 @@
+"""The grant agreement: a PDF issued on approval, signed by the city, countersigned by finance."""
