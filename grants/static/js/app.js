@@ -8,7 +8,7 @@
   "use strict";
 
   function renumber(template, index) {
-    var html = template.innerHTML.replace(/__i__/g, String(index));
+    var html = template.innerHTML.replace(/__i__/g, String(index)).replace(/__n__/g, String(index + 1));
     var holder = document.createElement("div");
     holder.innerHTML = html.trim();
     return holder.firstElementChild;
@@ -54,6 +54,7 @@
       var first = row.querySelector("input, select, textarea");
       if (first) { first.focus(); }
       updateTotal(box);
+      box.dispatchEvent(new CustomEvent("lines-changed", { bubbles: true }));
     });
     list.addEventListener("click", function (event) {
       var button = event.target.closest("[data-remove-line]");
@@ -63,9 +64,166 @@
       if (row) { row.remove(); }
       add.focus();
       updateTotal(box);
+      box.dispatchEvent(new CustomEvent("lines-changed", { bubbles: true }));
     });
     box.addEventListener("input", function () { updateTotal(box); });
     updateTotal(box);
+  }
+
+  // --- The report form: running totals by category, line numbers, future dates, warnings ---
+
+  // An amount as people type it ("1900", "1 900,00", "1.900,00") in cents, or null:
+  // the same reading as grants.money.typed_amount on the server.
+  function typedCents(text) {
+    var compact = (text || "").trim().replace(/[ \u00a0\u202f\u2009'\u2019]/g, "");
+    if (!compact) { return null; }
+    var head = compact, tail = "";
+    var last = Math.max(compact.lastIndexOf("."), compact.lastIndexOf(","));
+    if (last >= 0 && compact.length - last - 1 >= 1 && compact.length - last - 1 <= 2) {
+      head = compact.slice(0, last);
+      tail = compact.slice(last + 1);
+    }
+    if (/^[0-9]{1,3}([.,][0-9]{3})+$/.test(head)) { head = head.replace(/[.,]/g, ""); }
+    if (!/^[0-9]{1,12}$/.test(head) || (tail && !/^[0-9]{1,2}$/.test(tail))) { return null; }
+    return parseInt(head, 10) * 100 + (tail ? parseInt((tail + "0").slice(0, 2), 10) : 0);
+  }
+
+  function money(cents, currency) {
+    var sign = cents < 0 ? "\u2212" : "";
+    var abs = Math.abs(cents);
+    var whole = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return sign + whole + "." + String(abs % 100).padStart(2, "0") + "\u00a0" + (currency || "EUR");
+  }
+
+  function relabel(form) {
+    form.querySelectorAll("[data-line-list] [data-line]").forEach(function (row, i) {
+      row.querySelectorAll("[data-line-number]").forEach(function (span) {
+        span.textContent = String(i + 1);
+      });
+    });
+  }
+
+  function otherText(bucket) {
+    var names = Object.keys(bucket).sort();
+    if (!names.length) { return "\u2014"; }
+    return names.map(function (c) { return money(bucket[c], c); }).join(", ");
+  }
+
+  function showTotal(row, eur, other) {
+    var planned = parseInt(row.getAttribute("data-planned-cents"), 10) || 0;
+    var left = planned - eur;
+    row.querySelector("[data-total-eur]").textContent = money(eur);
+    var cell = row.querySelector("[data-total-left]");
+    cell.textContent = money(left) + (left < 0 ? " (over the plan)" : "");
+    cell.classList.toggle("overdue", left < 0);
+    row.querySelector("[data-total-other]").textContent = otherText(other);
+  }
+
+  function updateTotals(form) {
+    var table = form.querySelector("[data-totals]");
+    if (!table) { return; }
+    var eur = {}, other = {}, allEur = 0, allOther = {};
+    form.querySelectorAll("[data-line-list] [data-line]").forEach(function (row) {
+      var category = (row.querySelector("[data-category]") || {}).value || "";
+      var currency = ((row.querySelector("[data-currency]") || {}).value || "EUR")
+        .trim().toUpperCase();
+      var cents = typedCents((row.querySelector("[data-line-amount]") || {}).value);
+      if (cents === null || !category) { return; }
+      if (currency === "EUR") {
+        eur[category] = (eur[category] || 0) + cents;
+        allEur += cents;
+      } else {
+        other[category] = other[category] || {};
+        other[category][currency] = (other[category][currency] || 0) + cents;
+        allOther[currency] = (allOther[currency] || 0) + cents;
+      }
+    });
+    table.querySelectorAll("[data-total-category]").forEach(function (row) {
+      var c = row.getAttribute("data-total-category");
+      showTotal(row, eur[c] || 0, other[c] || {});
+    });
+    var all = table.querySelector("[data-total-all]");
+    if (all) { showTotal(all, allEur, allOther); }
+  }
+
+  function checkFuture(input) {
+    var field = input.closest(".field");
+    var shown = field && field.querySelector("[data-future-error]");
+    var late = input.value && input.max && input.value > input.max;
+    if (late && !shown && field) {
+      shown = document.createElement("p");
+      shown.className = "field-error";
+      shown.setAttribute("data-future-error", "");
+      shown.id = input.id + "-future";
+      shown.textContent = input.getAttribute("data-not-future");
+      input.before(shown);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", shown.id);
+    } else if (!late && shown) {
+      shown.remove();
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    }
+  }
+
+  function showWarnings(form, lines) {
+    form.querySelectorAll("[data-line-list] [data-line]").forEach(function (row) {
+      var named = row.querySelector("[name^='expenses-']");
+      var m = named && /^expenses-(\d+)-/.exec(named.getAttribute("name"));
+      var box = row.querySelector("[data-line-warnings]");
+      if (!m || !box || !row.hasAttribute("data-checked")) { return; }
+      var warnings = lines[m[1]] || [];
+      box.textContent = "";
+      if (!warnings.length) { return; }
+      var list = document.createElement("ul");
+      list.className = "plain";
+      warnings.forEach(function (w) {
+        var item = document.createElement("li");
+        var tag = document.createElement("span");
+        tag.className = "tag warn";
+        tag.textContent = "Warning";
+        item.appendChild(tag);
+        item.appendChild(document.createTextNode(" " + w.text));
+        list.appendChild(item);
+      });
+      var hint = document.createElement("p");
+      hint.className = "hint";
+      hint.textContent = "The line is kept: finance checks it before accepting the report.";
+      box.appendChild(list);
+      box.appendChild(hint);
+    });
+  }
+
+  function setUpReportForm(form) {
+    var url = form.getAttribute("data-warnings-url");
+    var timer = null;
+    function check() {
+      fetch(url, { method: "POST", body: new FormData(form), credentials: "same-origin",
+                   headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        })
+        .then(function (answer) { showWarnings(form, answer.lines || {}); })
+        .catch(function () { /* the warnings come back with the saved report */ });
+    }
+    form.addEventListener("input", function () { updateTotals(form); });
+    form.addEventListener("change", function (event) {
+      var target = event.target;
+      updateTotals(form);
+      if (target.hasAttribute("data-not-future")) { checkFuture(target); }
+      if (target.hasAttribute("data-check") && url) {
+        var row = target.closest("[data-line]");
+        if (row) { row.setAttribute("data-checked", ""); }
+        window.clearTimeout(timer);
+        timer = window.setTimeout(check, 250);
+      }
+    });
+    form.addEventListener("lines-changed", function () {
+      relabel(form);
+      updateTotals(form);
+    });
+    updateTotals(form);
   }
 
   function setUpConfirm() {
@@ -149,6 +307,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     keepTyped();
     document.querySelectorAll("[data-lines]").forEach(setUpLines);
+    document.querySelectorAll("form[data-report-form]").forEach(setUpReportForm);
     document.querySelectorAll("[data-export-status-url]").forEach(follow);
     setUpConfirm();
   });
