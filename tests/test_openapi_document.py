@@ -55,6 +55,9 @@ OPERATION_IDS = {
     ("get", "/api/v1/grants/{grant_id}/comments"): "listComments",
     ("put", "/api/v1/exchange-rates/{month}/{currency}"): "putExchangeRate",
     ("get", "/api/v1/exchange-rates"): "listExchangeRates",
+    ("get", "/api/v1/cities/{city_id}/bank-accounts"): "listBankAccounts",
+    ("post", "/api/v1/cities/{city_id}/bank-accounts"): "proposeBankAccount",
+    ("post", "/api/v1/bank-accounts/{account_id}/transitions"): "fireBankAccountEvent",
     ("post", "/api/v1/grants/{grant_id}/disbursements"): "authorisePayout",
     ("get", "/api/v1/grants/{grant_id}/disbursements"): "listPayouts",
     ("get", "/api/v1/disbursements/{payout_id}"): "getPayout",
@@ -72,7 +75,14 @@ OPERATION_IDS = {
     ("get", "/api/v1/exports/{export_id}/file"): "downloadExport",
 }
 PAGINATED = {"listUsers", "listCities", "listGrants", "listExports"}
-IDEMPOTENT = {"fireGrantEvent", "authorisePayout", "firePayoutEvent", "fireReportEvent"}
+IDEMPOTENT = {
+    "fireGrantEvent",
+    "authorisePayout",
+    "firePayoutEvent",
+    "fireReportEvent",
+    "proposeBankAccount",
+    "fireBankAccountEvent",
+}
 
 
 @pytest.fixture(scope="module")

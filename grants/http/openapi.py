@@ -259,6 +259,12 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "CommentCreate": {"body": "Could you add the school's letter?", "visibility": "shared"},
     "RatePut": {"rate": "7.4604"},
+    "BankAccountCreate": {
+        "holder": "Rūjienas novada pašvaldība",
+        "iban": "LV80 BANK 0000 4351 9500 1",
+        "bic": "BANKLV2X",
+    },
+    "BankAccountTransition": {"event": "verify"},
     "PayoutCreate": {"kind": "advance"},
     "PayoutTransition": {
         "event": "confirm_paid",
