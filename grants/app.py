@@ -53,6 +53,7 @@ from grants.http.rates.api import blp as rates_api
 from grants.http.rates.views import bp as rates_pages
 from grants.http.reports.api import blp as reports_api
 from grants.http.reports.views import bp as reports_pages
+from grants.http.users import settings as user_settings  # noqa: F401  (a users_pages route)
 from grants.http.users.api import blp as users_api
 from grants.http.users.views import bp as users_pages
 from grants.http.web import SECURITY_HEADERS, register_page_helpers

@@ -331,6 +331,10 @@ PAGES: list[Route] = [
     R("users_pages.login", "POST", "/login", "user", U(302, 302, 302, 302, 302, 302), SIGN_IN),
     R("users_pages.logout", "POST", "/logout", "-", U(302, 302, 302, 302, 302, 302)),
     R("pages.dashboard", "GET", "/dashboard", "-", U(302, 200, 200, 200, 200, 200)),
+    # One's own settings: anyone signed in.
+    R("users_pages.settings", "GET", "/settings", "-", U(302, 200, 200, 200, 200, 200)),
+    R("users_pages.settings", "POST", "/settings", "-", U(302, 302, 302, 302, 302, 302),
+      {"time_zone": "Europe/Riga"}),
 
     # Administration: admins only.
     R("users_pages.users", "GET", "/admin/users", "-", U(302, 403, 403, 403, 403, 200)),

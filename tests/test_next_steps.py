@@ -129,5 +129,5 @@ def test_the_history_says_what_an_edit_changed(make: Factory, pages: Any) -> Non
     html = pages(pilot.member.user).get(f"/grants/{pilot.id}").text
     history = html.split('class="history"')[1]
     assert "→ Harbour evenings" in history
-    assert "Requested amount: 1250.49 → 1250.51" in history
+    assert "Requested amount: 1,250.49\u00a0EUR → 1,250.51\u00a0EUR" in history
     assert "Budget lines changed" in history

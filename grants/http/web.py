@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
@@ -47,6 +48,7 @@ from grants.money import format_money
 from grants.rates.models import format_rate
 from grants.users.credentials import open_page_session, revoke_page_session, token_digest
 from grants.users.models import PageSession, User
+from grants.users.settings import time_zone
 from workflows import TransitionNotAllowed, WorkflowError
 from workflows.labels import event_label, role_label, state_label
 
@@ -448,11 +450,40 @@ def money(cents: int | None, currency: str = "EUR") -> str:
 
 
 def when(value: dt.datetime | dt.date | None) -> str:
+    """A moment as a ``<time>`` in the user's time zone, with UTC on hover; a date as it is.
+
+    A user with a time zone set reads the time in that zone, with the zone's name; without
+    one the page says UTC and app.js rewrites the text in the browser's zone
+    (``data-local-time``). Dates (a pilot's, a due date) are never shifted.
+    """
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return time_element(value, page_time_zone())
     return value.isoformat()
+
+
+def time_element(value: dt.datetime, zone: ZoneInfo | None) -> Markup:
+    """``<time datetime="…Z" title="… UTC">`` with the time in ``zone`` (None: UTC, for the
+    browser to rewrite in its own zone)."""
+    utc = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    in_utc = utc.strftime("%Y-%m-%d %H:%M UTC")
+    stamp = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if zone is None:
+        return Markup('<time datetime="{}" title="{}" data-local-time>{}</time>').format(
+            stamp, in_utc, in_utc
+        )
+    local = utc.astimezone(zone)
+    shown = f"{local:%Y-%m-%d %H:%M} {local.tzname() or local.strftime('%z')}"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(stamp, in_utc, shown)
+
+
+def page_time_zone() -> ZoneInfo | None:
+    """The signed-in user's time zone on a page (None: none set, or no page request)."""
+    if not has_request_context() or is_api_path(request.path):
+        return None
+    user = signed_in_user()
+    return time_zone(user.time_zone) if user is not None else None
 
 
 def words(name: str | None) -> str:

@@ -36,6 +36,9 @@ class User(Base):
     city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The IANA name of the zone the pages show this user's times in (``Europe/Riga``); none:
+    #: the browser's zone (the pages are rendered in UTC and the browser rewrites the times).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     city = relationship("City", foreign_keys=[city_id])
     mentor_cities = relationship("City", secondary=mentor_assignments, order_by="City.id")

@@ -17,6 +17,7 @@ from grants.figures import grant_figures
 from grants.grant.models import Grant, GrantFigures
 from grants.grant.policies import may_close, may_edit_grant
 from grants.http.grant import presenters
+from grants.http.history import history_rows
 from grants.http.pages import bp
 from grants.http.reports import presenters as report_presenters
 from grants.http.web import (
@@ -71,7 +72,7 @@ def grant(grant_id: int) -> Any:
             for p in payouts.list_payouts(grant)
         ],
         comments=comments.list_comments(grant, user),
-        history=history,
+        history=history_rows(history),
         diagram=markup(
             state_diagram_svg(
                 GRANT,

@@ -304,7 +304,36 @@
     }
   }
 
+  // --- Times in the browser's time zone --------------------------------------------------
+  // For a user without a time-zone setting the server writes every time in UTC, as
+  // <time datetime="…Z" title="… UTC" data-local-time>; this rewrites the text in the browser's
+  // own zone ("2026-12-04 20:20 EET"), the title keeping UTC for the hover. A user with a
+  // setting gets the times from the server in that zone (no data-local-time): left alone.
+  function browserTimes() {
+    var format;
+    try {
+      format = new Intl.DateTimeFormat("en-GB", {
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        hourCycle: "h23", timeZoneName: "short"
+      });
+    } catch (e) { return; }
+    document.querySelectorAll("time[data-local-time]").forEach(function (el) {
+      var moment = new Date(el.getAttribute("datetime"));
+      if (isNaN(moment.getTime())) { return; }
+      var part = {};
+      format.formatToParts(moment).forEach(function (p) { part[p.type] = p.value; });
+      el.textContent = part.year + "-" + part.month + "-" + part.day + " " + part.hour + ":" +
+        part.minute + (part.timeZoneName ? " " + part.timeZoneName : "");
+    });
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+    document.querySelectorAll("[data-browser-zone]").forEach(function (el) {
+      if (zone) { el.textContent = " (it says " + zone + ")"; el.hidden = false; }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    browserTimes();
     keepTyped();
     document.querySelectorAll("[data-lines]").forEach(setUpLines);
     document.querySelectorAll("form[data-report-form]").forEach(setUpReportForm);
