@@ -23,6 +23,7 @@ from exports.views import bp as statements_pages
 from grants import audit, lockout
 from grants.agreements import models as agreement_models
 from grants.banking import models as banking_models
+from grants.budget import models as budget_models
 from grants.cities import models as city_models
 from grants.cli import register_cli
 from grants.comments import models as comment_models
@@ -36,6 +37,8 @@ from grants.http.agreements.views import bp as agreements_pages
 from grants.http.banking.api import blp as banking_api
 from grants.http.banking.views import bp as banking_pages
 from grants.http.bodies import register_body_checks
+from grants.http.budget.api import blp as budget_api
+from grants.http.budget.views import bp as budget_pages
 from grants.http.cities.api import blp as cities_api
 from grants.http.cities.views import bp as cities_pages
 from grants.http.comments.api import blp as comments_api
@@ -79,6 +82,7 @@ MODEL_MODULES = (
     report_models,
     comment_models,
     rate_models,
+    budget_models,
     reminder_models,
     audit,
     lockout,
@@ -93,6 +97,7 @@ API_BLUEPRINTS = (
     agreements_api,
     comments_api,
     rates_api,
+    budget_api,
     banking_api,
     payouts_api,
     reports_api,
@@ -109,6 +114,7 @@ PAGE_BLUEPRINTS = (
     payouts_pages,
     reports_pages,
     rates_pages,
+    budget_pages,
     statements_pages,
 )
 

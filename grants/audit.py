@@ -77,6 +77,7 @@ class Action(StrEnum):
     EXPORT_DOWNLOADED = "export_downloaded"
     REMINDER_SENT = "reminder_sent"
     RATE_SET = "rate_set"
+    BUDGET_SET = "budget_set"
     CITY_CREATED = "city_created"
     TITLE_AWARDED = "title_awarded"
     USER_CREATED = "user_created"
@@ -229,6 +230,7 @@ _SUBJECTS: dict[str, _Subject] = {
     "titles": _Subject("title", _no_grant),
     "bank_accounts": _Subject("bank_account", _no_grant),
     "exchange_rates": _Subject("exchange_rate", _no_grant),
+    "title_years": _Subject("title_year", _no_grant),
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from grants.budget.services import set_budget
 from grants.cities.models import City
 from grants.cities.services import create_title
 from grants.db import today
@@ -134,6 +135,12 @@ def load_demo() -> Iterator[str]:
         "submit",
         "reject",
     )
+    # The 2024 programme budget, nearly spent: 700.00 left after the harbour festival, so the
+    # neighbourhood choir's 1,400.00 cannot be approved in full. 2025 has no budget set.
+    set_budget(2024, 300000, actor=admin)
     db.session.commit()
-    yield f"Loaded {len(cities)} Pearls with titles, {len(members) + 5} users and 5 grants."
+    yield (
+        f"Loaded {len(cities)} Pearls with titles, {len(members) + 5} users, 5 grants and the "
+        "2024 programme budget."
+    )
     yield from _login_lines()

@@ -160,6 +160,12 @@ class TitleOverlap(Conflict):
     message = "The city already holds a title whose validity overlaps this one."
 
 
+class BudgetExceeded(Conflict):
+    reason = "budget_exceeded"
+    label = "Above the programme's budget for the title year"
+    message = "The amount exceeds what is left of the programme's budget for the title year."
+
+
 class AccountUnverified(Conflict):
     reason = "account_unverified"
     label = "The city has no verified bank account"

@@ -6,9 +6,12 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import with_expression
 
+from grants.budget.models import TitleYear, YearFigures
+from grants.budget.services import budget_of, committed_in_year
+from grants.cities.models import Title
 from grants.extensions import db
 from grants.grant.models import Grant, GrantFigures
 from grants.payouts.models import Payout
@@ -146,3 +149,40 @@ def paid_cents_by_titles(title_ids: list[int]) -> dict[int, int]:
 def paid_cents_by_title(title_id: int) -> int:
     """Advances and balances paid under a title (recoveries are shown apart)."""
     return paid_cents_by_titles([title_id])[title_id]
+
+
+def year_figures(year: int) -> YearFigures:
+    """The money of a title year: its budget, what its titles committed (the sum of their cap
+    counters), and the advances and balances paid and the recoveries received under them."""
+    paid, recovered = db.session.execute(
+        select(
+            func.coalesce(
+                func.sum(
+                    case((Payout.kind.in_(("advance", "balance")), Payout.amount_cents), else_=0)
+                ),
+                0,
+            ),
+            func.coalesce(
+                func.sum(case((Payout.kind == "recovery", Payout.amount_cents), else_=0)), 0
+            ),
+        )
+        .join(Grant, Payout.grant_id == Grant.id)
+        .join(Title, Grant.title_id == Title.id)
+        .where(Title.year == year, Payout.state == "paid")
+    ).one()
+    return YearFigures(
+        year=year,
+        budget=budget_of(year),
+        committed=committed_in_year(year),
+        paid=int(paid),
+        recovered=int(recovered),
+    )
+
+
+def title_years() -> list[int]:
+    """Every title year: of the titles awarded, and of the budgets set, newest first."""
+    years = set(db.session.scalars(select(Title.year).distinct()))
+    years |= set(
+        db.session.scalars(select(TitleYear.year).where(TitleYear.budget_cents.is_not(None)))
+    )
+    return sorted(years, reverse=True)

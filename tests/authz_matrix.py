@@ -253,6 +253,12 @@ API: list[Route] = [
     R("exchange-rates.list_rates", "GET", "/api/v1/exchange-rates", "-",
       U(401, 200, 200, 200, 200, 200)),
 
+    # The programme budget of a title year: admins set it, programme staff read it.
+    R("title-years.put_budget", "PUT", "/api/v1/title-years/{year}/budget", "-",
+      U(401, 403, 403, 403, 403, 200), {"budget": "60000.00"}),
+    R("title-years.get_title_year", "GET", "/api/v1/title-years/{year}", "-",
+      U(401, 403, 403, 200, 200, 200)),
+
     # Grants: the city proposes and edits; everyone in scope reads (drafts included).
     R("grants.create_grant", "POST", "/api/v1/grants", "-", U(401, 201, 403, 403, 403, 403),
       PROPOSAL),
@@ -356,6 +362,12 @@ PAGES: list[Route] = [
     R("rates_pages.rates", "GET", "/rates", "-", U(302, 200, 200, 200, 200, 200)),
     R("rates_pages.rates", "POST", "/rates", "-", U(302, 403, 403, 302, 403, 302),
       {"month": "{month}", "currency": "DKK", "rate": "7.4604"}),
+
+    # The programme budget: programme staff read, admins set.
+    R("budget_pages.years", "GET", "/title-years", "-", U(302, 403, 403, 200, 200, 200)),
+    R("budget_pages.year", "GET", "/title-years/{year}", "-", U(302, 403, 403, 200, 200, 200)),
+    R("budget_pages.year", "POST", "/title-years/{year}", "-", U(302, 403, 403, 403, 403, 302),
+      {"budget": "60000.00"}),
 
     # Grants.
     R("grants_pages.grant_list", "GET", "/grants", "-", U(302, 200, 200, 200, 200, 200)),

@@ -37,6 +37,7 @@ from grants.comments.models import Comment
 from grants.db import today
 from grants.extensions import db
 from grants.grant.models import Grant
+from grants.http.budget.schemas import BudgetPutSchema
 from grants.http.cities.schemas import CityCreateSchema, TitleCreateSchema
 from grants.http.comments.schemas import CommentCreateSchema
 from grants.http.grant.schemas import GrantCreateSchema, GrantPatchSchema, GrantTransitionSchema
@@ -245,6 +246,10 @@ def _rate(w: World) -> tuple[Any, str, dict[str, Any]]:
     return w.a, f"/exchange-rates/{month}/DKK", {"rate": "7.4604"}
 
 
+def _budget(w: World) -> tuple[Any, str, dict[str, Any]]:
+    return w.admin, f"/title-years/{2030 + next(_seq) % 60}/budget", {"budget": "60000.00"}
+
+
 def _adjust(w: World) -> tuple[Any, str, dict[str, Any]]:
     rid, line = w.report("submitted")
     body = {
@@ -295,6 +300,7 @@ CASES = {
         ),
     ),
     "rate": Case("PUT", "/exchange-rates/{month}/{currency}", RatePutSchema, _rate),
+    "budget": Case("PUT", "/title-years/{year}/budget", BudgetPutSchema, _budget),
     "payout": Case(
         "POST",
         "/grants/{grant_id}/disbursements",

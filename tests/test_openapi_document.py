@@ -55,6 +55,8 @@ OPERATION_IDS = {
     ("get", "/api/v1/grants/{grant_id}/comments"): "listComments",
     ("put", "/api/v1/exchange-rates/{month}/{currency}"): "putExchangeRate",
     ("get", "/api/v1/exchange-rates"): "listExchangeRates",
+    ("put", "/api/v1/title-years/{year}/budget"): "putTitleYearBudget",
+    ("get", "/api/v1/title-years/{year}"): "getTitleYear",
     ("get", "/api/v1/cities/{city_id}/bank-accounts"): "listBankAccounts",
     ("post", "/api/v1/cities/{city_id}/bank-accounts"): "proposeBankAccount",
     ("post", "/api/v1/bank-accounts/{account_id}/transitions"): "fireBankAccountEvent",

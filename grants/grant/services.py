@@ -12,8 +12,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from grants import audit
 from grants.agreements.services import agreement_stamp, issue_agreement
 from grants.audit import Action
+from grants.budget import services as budget
 from grants.cities.models import Title
-from grants.cities.services import commit_to_cap, eligible_title, release_from_cap
+from grants.cities.services import eligible_title, release_from_cap
 from grants.db import utcnow
 from grants.errors import (
     CapExceeded,
@@ -242,7 +243,8 @@ def transition_grant(
                 f"The approved amount {format_money(amount)} exceeds the requested "
                 f"{format_money(grant.requested_cents)}."
             )
-        commit_to_cap(grant.title_id, amount)
+        # The title year's budget, then the title's cap: one lock order (grants.budget).
+        budget.commit(grant.title_award, amount)
         grant.approved_cents = amount
         grant.approved_at = utcnow()
         data["approved_amount"] = format_money(amount)

@@ -13,7 +13,7 @@ from grants.comments import services as comments
 from grants.comments.policies import may_comment
 from grants.db import today
 from grants.extensions import db
-from grants.figures import grant_figures
+from grants.figures import grant_figures, year_figures
 from grants.grant.models import Grant, GrantFigures
 from grants.grant.policies import may_close, may_edit_grant
 from grants.http.grant import presenters
@@ -83,6 +83,10 @@ def grant(grant_id: int) -> Any:
         transitions=GRANT.transitions,
         today=today(),
         agreement=_agreement(grant, user, figures),
+        # The programme year's budget beside the title's headroom, when approving.
+        programme=(
+            year_figures(grant.title_award.year) if "approve" in out["available_events"] else None
+        ),
     )
 
 

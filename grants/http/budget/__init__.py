@@ -1,0 +1,1 @@
+"""The HTTP side of the programme budget: API, pages, schemas and presenters."""
