@@ -25,11 +25,13 @@ API 200/201/202/204, pages 200 (a page) or 302 (a form that did its work and red
 * ``payout:authorised``  an advance of an approved grant, authorised by *another* officer
 * ``attachment``         a PDF receipt on a draft report
 * ``export:finished``    a finished statement with its file
+* ``account:pending``    a change of the own city's bank account, proposed by another officer
 
 Placeholders in paths and bodies: ``{grant}``, ``{report}``, ``{expense}``, ``{payout}``,
-``{attachment}``, ``{export}``, ``{city}`` (the own city), ``{user}``, ``{user_email}``,
-``{today}``, ``{end}`` (a pilot end inside the title), ``{month}`` (this month), ``{year}``
-(the title year), ``{later_year}``, ``{later_from}``, ``{later_until}`` (a free later validity).
+``{attachment}``, ``{export}``, ``{account}`` (a bank account), ``{city}`` (the own city),
+``{user}``, ``{user_email}``, ``{today}``, ``{end}`` (a pilot end inside the title), ``{month}``
+(this month), ``{year}`` (the title year), ``{later_year}``, ``{later_from}``, ``{later_until}``
+(a free later validity).
 A body value ``"@receipt.pdf"`` is a PDF file sent as multipart form data.
 """
 
@@ -134,6 +136,7 @@ REPORT = {
     "expenses": [EXPENSE],
 }
 COMMENT = "Reasoned decision, see the minutes."
+ACCOUNT = {"holder": "Municipality", "iban": "LV80BANK0000435195001"}
 
 PROPOSAL_FORM = {
     "title": "Harbour stories",
@@ -281,6 +284,19 @@ API: list[Route] = [
     R("comments.list_comments", "GET", "/api/v1/grants/{grant}/comments", "grant:draft",
       S(401, 200, 404, 200, 404, 200, 200, 200)),
 
+    # Bank accounts: the city's members, finance and admins propose, finance verifies (four
+    # eyes), auditors read; mentors see none; another city's member gets 404.
+    R("bank_accounts.list_accounts", "GET", "/api/v1/cities/{city}/bank-accounts", "-",
+      S(401, 200, 404, 403, 403, 200, 200, 200)),
+    R("bank_accounts.propose", "POST", "/api/v1/cities/{city}/bank-accounts", "-",
+      S(401, 201, 404, 403, 403, 201, 403, 201), ACCOUNT),
+    R("bank_accounts.transition", "POST", "/api/v1/bank-accounts/{account}/transitions",
+      "account:pending", S(401, 403, 404, 403, 403, 200, 403, 403), {"event": "verify"},
+      "verify"),
+    R("bank_accounts.transition", "POST", "/api/v1/bank-accounts/{account}/transitions",
+      "account:pending", S(401, 403, 404, 403, 403, 200, 403, 403),
+      {"event": "reject", "comment": COMMENT}, "reject"),
+
     # Payouts: finance authorises, another officer confirms; everyone in scope reads.
     R("disbursements.authorise", "POST", "/api/v1/grants/{grant}/disbursements",
       "grant:approved", S(401, 403, 404, 403, 404, 201, 403, 403), {"kind": "advance"}),
@@ -368,6 +384,19 @@ PAGES: list[Route] = [
     R("budget_pages.year", "GET", "/title-years/{year}", "-", U(302, 403, 403, 200, 200, 200)),
     R("budget_pages.year", "POST", "/title-years/{year}", "-", U(302, 403, 403, 403, 403, 302),
       {"budget": "60000.00"}),
+
+    # Bank accounts: the city's page (masked), finance's queue and verification screen.
+    R("banking_pages.city_account", "GET", "/cities/{city}/bank-account", "-",
+      S(302, 200, 404, 403, 403, 200, 200, 200)),
+    R("banking_pages.city_account", "POST", "/cities/{city}/bank-account", "-",
+      S(302, 302, 404, 403, 403, 302, 403, 302), ACCOUNT),
+    R("banking_pages.to_verify", "GET", "/bank-accounts", "-", U(302, 403, 403, 200, 200, 200)),
+    R("banking_pages.verification", "GET", "/bank-accounts/{account}", "account:pending",
+      S(302, 403, 403, 403, 403, 200, 200, 200)),
+    R("banking_pages.decide", "POST", "/bank-accounts/{account}/verify", "account:pending",
+      S(302, 403, 403, 403, 403, 302, 403, 403), None, "verify"),
+    R("banking_pages.decide", "POST", "/bank-accounts/{account}/reject", "account:pending",
+      S(302, 403, 403, 403, 403, 302, 403, 403), {"comment": COMMENT}, "reject"),
 
     # Grants.
     R("grants_pages.grant_list", "GET", "/grants", "-", U(302, 200, 200, 200, 200, 200)),

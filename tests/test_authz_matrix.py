@@ -22,6 +22,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from exports.models import FINISHED, Export
+from grants.banking.services import account_in_force
 from grants.cities.models import City
 from grants.db import today, utcnow
 from grants.extensions import db
@@ -200,10 +201,21 @@ class World:
             state=state,
             authorised_by_id=authoriser.id,
         )
+        account = account_in_force(self.own.id)  # the factory's verified account, copied
+        payout.account_id, payout.account_holder = account.id, account.holder
+        payout.account_iban, payout.account_bic = account.iban, account.bic
         grant.payout_cents += amount
         db.session.add(payout)
         db.session.flush()
         self.ids["payout"] = payout.id
+
+    def _account(self, state: str) -> None:
+        """A change of the own city's account, proposed by an officer who is not the caller."""
+        proposer = self.make.user("finance_officer")
+        account = self.make.bank_account(
+            self.own, state=state, iban="LV80BANK0000435195001", proposed_by=proposer
+        )
+        self.ids["account"] = account.id
 
     def _attachment(self, _: str) -> None:
         report = self._report("draft")

@@ -37,6 +37,7 @@ from grants.comments.models import Comment
 from grants.db import today
 from grants.extensions import db
 from grants.grant.models import Grant
+from grants.http.banking.schemas import BankAccountCreateSchema, BankAccountTransitionSchema
 from grants.http.budget.schemas import BudgetPutSchema
 from grants.http.cities.schemas import CityCreateSchema, TitleCreateSchema
 from grants.http.comments.schemas import CommentCreateSchema
@@ -147,6 +148,7 @@ def no_bad_text(value: Any) -> bool:
     return True
 
 
+LV_IBAN = "LV80BANK0000435195001"
 _seq = itertools.count(1)
 
 
@@ -250,6 +252,18 @@ def _budget(w: World) -> tuple[Any, str, dict[str, Any]]:
     return w.admin, f"/title-years/{2030 + next(_seq) % 60}/budget", {"budget": "60000.00"}
 
 
+def _account(w: World) -> tuple[Any, str, dict[str, Any]]:
+    body = {"holder": "Rūjienas novada pašvaldība", "iban": LV_IBAN, "bic": "HABALV22"}
+    return w.member, f"/cities/{w.city.id}/bank-accounts", body
+
+
+def _account_event(w: World) -> tuple[Any, str, dict[str, Any]]:
+    city = w.make.city()  # a city of its own: one pending change per city
+    account = w.make.bank_account(city, state="pending", iban=LV_IBAN)
+    body = {"event": "reject", "comment": "The letter names another holder."}
+    return w.a, f"/bank-accounts/{account.id}/transitions", body
+
+
 def _adjust(w: World) -> tuple[Any, str, dict[str, Any]]:
     rid, line = w.report("submitted")
     body = {
@@ -351,6 +365,15 @@ CASES = {
     ),
     "report-adjust": Case(
         "POST", "/reports/{report_id}/transitions", ReportTransitionSchema, _adjust
+    ),
+    "bank-account": Case(
+        "POST", "/cities/{city_id}/bank-accounts", BankAccountCreateSchema, _account
+    ),
+    "bank-account-event": Case(
+        "POST",
+        "/bank-accounts/{account_id}/transitions",
+        BankAccountTransitionSchema,
+        _account_event,
     ),
     "export": Case(
         "POST",

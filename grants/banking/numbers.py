@@ -47,7 +47,7 @@ def parse_iban(value: str) -> tuple[str | None, str | None]:
     """``(electronic form, None)`` of a valid IBAN, or ``(None, the refusal in words)``."""
     try:
         iban = IBAN(value)
-    except bank_errors.SchwiftyException as exc:
+    except (bank_errors.SchwiftyException, ValueError) as exc:
         return None, _words(exc, _IBAN_WORDS, "This is not a valid IBAN.")
     return iban.compact, None
 
@@ -56,7 +56,7 @@ def parse_bic(value: str, iban_country: str | None) -> tuple[str | None, str | N
     """``(BIC, None)`` of a valid BIC of the IBAN's country, or ``(None, why)``."""
     try:
         bic = BIC(value)
-    except bank_errors.SchwiftyException as exc:
+    except (bank_errors.SchwiftyException, ValueError) as exc:
         return None, _words(exc, _BIC_WORDS, "This is not a valid BIC.")
     if iban_country and bic.country_code != iban_country:
         return None, (
