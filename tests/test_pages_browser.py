@@ -328,7 +328,18 @@ def test_a_pilots_whole_life_through_the_pages(
     expect(officer_a.locator(".headroom")).to_contain_text("2,300.50\u00a0EUR")
     assert step_buttons(officer_a)[0] == "Approve"
     check(officer_a, "grant-to-decide-finance")
-    officer_a.get_by_label("Comment (optional)").first.fill("A fine pilot for the title's aims.")
+    # More than requested is refused in words, and what was typed stays in the boxes.
+    officer_a.locator("#approved_amount").fill("2 400,00")
+    officer_a.locator("#comment-approve").fill("A fine pilot for the title's aims.")
+    officer_a.get_by_role("button", name="Approve").click()
+    expect(officer_a.locator(".grant-head .badge")).to_have_text("Submitted")
+    expect(officer_a.locator(".actions .flash-error")).to_be_visible()
+    expect(officer_a.locator("#approved_amount")).to_have_value("2 400,00")
+    expect(officer_a.locator("#comment-approve")).to_have_value(
+        "A fine pilot for the title's aims."
+    )
+    check(officer_a, "grant-approval-refused-finance")
+    officer_a.locator("#approved_amount").fill("2 300,50")  # as people type it
     officer_a.get_by_role("button", name="Approve").click()
     expect(officer_a.locator(".grant-head .badge")).to_have_text("Approved")
     expect(officer_a.locator("table.history")).to_contain_text("A fine pilot")
