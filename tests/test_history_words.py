@@ -219,3 +219,17 @@ def test_the_city_does_not_read_internal_comments_in_the_history(make: Factory, 
     text = str(history_rows(pages(pilot.member.user).get(f"/grants/{pilot.id}").text))
     assert "A shared note." in text
     assert "internal" not in text.lower()
+
+
+def test_a_reports_page_has_its_own_history_in_words(make: Factory, pages: Any) -> None:
+    pilot = whole_life(make)
+    html = pages(pilot.member.user).get(f"/grants/{pilot.id}").text
+    link = re.search(r'href="(/reports/\d+)">Interim report</a>', html)
+    assert link, "no link to the interim report"
+    rows = history_rows(pages(pilot.member.user).get(link.group(1)).text)
+    what = [row[2] for row in rows]
+    assert what[:3] == ["Report started", "Report edited", "Receipt added"]
+    assert "Return to the city" in what and "Eligible amount adjusted" in what
+    assert "Proposal created" not in what and "Final report" not in str(rows)
+    returned = next(row for row in rows if row[2] == "Return to the city")
+    assert returned[3] == "Submitted → Returned" and "The receipt is unreadable." in returned[4]

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from grants import audit
 from grants.audit import AuditEvent
+from grants.extensions import db
 from grants.http.web import money, words
 from grants.money import MONEY_PATTERN, parse_money
 from workflows.labels import event_label, role_label, state_label
@@ -446,3 +448,14 @@ _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "export_downloaded": _export,
     "rate_set": _rate,
 }
+
+
+def report_history(report_id: int, grant_id: int) -> list[HistoryRow]:
+    """The rows of one report: its own events and those of its lines and receipts."""
+    events = audit.grant_history(db.session, grant_id, include_internal=False)
+    return history_rows(
+        e
+        for e in events
+        if (e.subject_type == "report" and e.subject_id == report_id)
+        or (isinstance(e.data, Mapping) and e.data.get("report_id") == report_id)
+    )

@@ -12,6 +12,7 @@ from grants import scope
 from grants.db import today
 from grants.errors import NotFound
 from grants.grant.models import CATEGORIES
+from grants.http.history import report_history
 from grants.http.reports import presenters
 from grants.http.reports.api import UploadFormSchema
 from grants.http.reports.schemas import (
@@ -369,6 +370,7 @@ def _render_report(report: Any, *, adjust_errors: dict | None = None, status: in
             can_edit=may_edit_report(report, user),
             adjust_errors=adjust_errors or {},
             form=request.form if status != 200 else {},
+            history=report_history(report.id, report.grant_id),
         ),
         status,
     )
