@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from grants.banking.services import decide_account, propose_account
 from grants.budget.services import set_budget
 from grants.cities.models import City
 from grants.cities.services import create_title
@@ -138,9 +139,21 @@ def load_demo() -> Iterator[str]:
     # The 2024 programme budget, nearly spent: 700.00 left after the harbour festival, so the
     # neighbourhood choir's 1,400.00 cannot be approved in full. 2025 has no budget set.
     set_budget(2024, 300000, actor=admin)
+    # Bank accounts: Svendborg's and Płock's verified (proposed by the city, verified by a
+    # finance officer), so that their payouts can be authorised; Kiel's waits for verification.
+    for city, holder, iban in (
+        ("Svendborg", "Svendborg Kommune", "DK50 0040 0440 1162 43"),
+        ("Płock", "Gmina Miasto Płock", "PL61 1090 1014 0000 0712 1981 2874"),
+        ("Kiel", "Landeshauptstadt Kiel", "DE89 3704 0044 0532 0130 00"),
+    ):
+        account = propose_account(
+            cities[city].id, {"holder": holder, "iban": iban}, actor=members[city]
+        )
+        if city != "Kiel":
+            decide_account(account, {"event": "verify"}, actor=finance)
     db.session.commit()
     yield (
         f"Loaded {len(cities)} Pearls with titles, {len(members) + 5} users, 5 grants and the "
-        "2024 programme budget."
+        "2024 programme budget; two verified bank accounts, Kiel's waiting for verification."
     )
     yield from _login_lines()

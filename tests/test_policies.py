@@ -18,6 +18,7 @@ from grants.comments.services import add_comment
 from grants.db import today
 from grants.errors import (
     ALLOWED,
+    AccountChanged,
     AppError,
     CityNotEligible,
     Conflict,
@@ -31,6 +32,7 @@ from grants.extensions import db
 from grants.figures import grant_figures
 from grants.grant.models import Grant
 from grants.grant.policies import may_edit_grant, may_propose, proposal_terms
+from grants.payouts import policies as payout_policies
 from grants.payouts.models import Payout
 from grants.payouts.policies import (
     authorisable_kinds,
@@ -227,13 +229,23 @@ def test_may_authorise_payout_and_its_default_amount(make: Factory):
 
 def _payout(state: str = "authorised", grant_state: str = "approved", kind: str = "advance"):
     return Payout(
-        kind=kind, state=state, amount_cents=100, authorised_by_id=1, grant=Grant(state=grant_state)
+        kind=kind,
+        state=state,
+        amount_cents=100,
+        authorised_by_id=1,
+        grant=Grant(state=grant_state),
+        account_id=7,  # the copy of the city's verified account (7 in force, below)
     )
 
 
-def test_may_confirm_payout_four_eyes():
+def test_may_confirm_payout_four_eyes(monkeypatch: pytest.MonkeyPatch):
+    in_force = Payout(id=7)  # stands for the city's verified bank account, id 7
+    monkeypatch.setattr(payout_policies, "account_in_force", lambda city_id: in_force)
     authoriser, other = as_user("finance_officer", 1), as_user("finance_officer", 2)
     allowed(may_confirm_payout(_payout(), other))
+    in_force.id = 8  # the city's account changed after authorisation
+    refused_with(may_confirm_payout(_payout(), other), AccountChanged, 409, "cancel")
+    in_force.id = 7
     refused_with(may_confirm_payout(_payout(), authoriser), FourEyes, 409, "another finance")
     assert may_confirm_payout(_payout(), authoriser).reason_code == "four_eyes"
     refused_with(

@@ -42,6 +42,15 @@ def account_state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
 
 
+@bp.app_template_global("bank_account_of")
+def bank_account_of(city_id: int) -> dict[str, BankAccount | None]:
+    """The city's account in force and the change waiting, for the pages that mention them."""
+    return {
+        "in_force": services.account_in_force(city_id),
+        "pending": services.pending_account(city_id),
+    }
+
+
 def _city(city_id: int) -> City:
     city = db.session.get(City, city_id)
     if city is None:

@@ -8,6 +8,8 @@ from flask import redirect, render_template, url_for
 from sqlalchemy import func, select
 
 from grants import scope
+from grants.banking import services as banking
+from grants.banking.policies import may_decide_account
 from grants.cities.models import City
 from grants.db import today
 from grants.extensions import db
@@ -89,6 +91,9 @@ def _finance_dashboard(user: User) -> dict[str, Any]:
         "to_authorise": grants_awaiting_payouts(user),
         "to_confirm": [(p, may_confirm_payout(p, user)) for p in to_confirm],
         "rates_awaited": rates_awaited(),
+        "accounts_to_verify": [
+            (a, may_decide_account(a, "verify", user)) for a in banking.accounts_to_verify()
+        ],
         "today": today(),
     }
 

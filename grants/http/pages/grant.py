@@ -27,6 +27,7 @@ from grants.http.web import (
 )
 from grants.payouts import services as payouts
 from grants.payouts.policies import (
+    account_to_pay,
     authorisable_kinds,
     may_cancel_payout,
     may_confirm_payout,
@@ -61,6 +62,7 @@ def grant(grant_id: int) -> Any:
         destructive=destructive,
         held=held,
         payout_offers=_payout_offers(grant, user, figures),
+        account_held=_account_held(grant, user, figures),
         decision=_latest_decision(history),
         can_edit=may_edit_grant(grant, user),
         can_file=[k for k in KINDS if may_file_report(grant, k, user)],
@@ -128,6 +130,18 @@ def _payout_offers(grant: Grant, user: User, figures: GrantFigures) -> list[dict
         {"kind": kind, "default_cents": payout_terms(grant, kind, figures)[1]}
         for kind in authorisable_kinds(grant, figures, user)
     ]
+
+
+def _account_held(grant: Grant, user: User, figures: GrantFigures) -> str | None:
+    """Why a payout due now waits for the city's verified bank account (to a finance officer)."""
+    if user.role != FINANCE_OFFICER:
+        return None
+    for kind in ("advance", "balance"):
+        if payout_terms(grant, kind, figures)[0]:
+            verdict = account_to_pay(grant, kind)[0]
+            if not verdict:
+                return verdict.reason
+    return None
 
 
 def _agreement(grant: Grant, user: User, figures: GrantFigures) -> dict[str, Any]:
