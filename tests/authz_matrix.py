@@ -25,6 +25,7 @@ API 200/201/202/204, pages 200 (a page) or 302 (a form that did its work and red
 * ``payout:authorised``  an advance of an approved grant, authorised by *another* officer
 * ``attachment``         a PDF receipt on a draft report
 * ``export:finished``    a finished statement with its file
+* ``agreement:STATE``    an approved grant of the own city whose agreement is in STATE
 * ``account:pending``    a change of the own city's bank account, proposed by another officer
 
 Placeholders in paths and bodies: ``{grant}``, ``{report}``, ``{expense}``, ``{payout}``,
@@ -297,6 +298,19 @@ API: list[Route] = [
       "account:pending", S(401, 403, 404, 403, 403, 200, 403, 403),
       {"event": "reject", "comment": COMMENT}, "reject"),
 
+    # The grant agreement: everyone in scope reads it; the city signs, finance or an admin
+    # countersigns.
+    R("agreements.get_agreement", "GET", "/api/v1/grants/{grant}/agreement", "grant:approved",
+      S(401, 200, 404, 200, 404, 200, 200, 200)),
+    R("agreements.download_agreement", "GET", "/api/v1/grants/{grant}/agreement/file",
+      "grant:approved", S(401, 200, 404, 200, 404, 200, 200, 200)),
+    R("agreements.fire_agreement_event", "POST", "/api/v1/grants/{grant}/agreement/transitions",
+      "agreement:awaiting_city", S(401, 200, 404, 403, 404, 403, 403, 403),
+      {"event": "sign", "signatory_name": "Anna Nowak"}, "sign"),
+    R("agreements.fire_agreement_event", "POST", "/api/v1/grants/{grant}/agreement/transitions",
+      "agreement:awaiting_countersignature", S(401, 403, 404, 403, 404, 200, 403, 200),
+      {"event": "countersign"}, "countersign"),
+
     # Payouts: finance authorises, another officer confirms; everyone in scope reads.
     R("disbursements.authorise", "POST", "/api/v1/grants/{grant}/disbursements",
       "grant:approved", S(401, 403, 404, 403, 404, 201, 403, 403), {"kind": "advance"}),
@@ -416,6 +430,16 @@ PAGES: list[Route] = [
     R("comments_pages.add_comment", "POST", "/grants/{grant}/comments", "grant:submitted",
       S(302, 403, 404, 302, 404, 302, 403, 302), {"body": "Between us", "visibility": "internal"},
       "internal"),
+
+    # The grant agreement.
+    R("agreements_pages.download", "GET", "/grants/{grant}/agreement.pdf", "grant:approved",
+      S(302, 200, 404, 200, 404, 200, 200, 200)),
+    R("agreements_pages.transition", "POST", "/grants/{grant}/agreement/sign",
+      "agreement:awaiting_city", S(302, 302, 404, 403, 404, 403, 403, 403),
+      {"signatory_name": "Anna Nowak"}, "sign"),
+    R("agreements_pages.transition", "POST", "/grants/{grant}/agreement/countersign",
+      "agreement:awaiting_countersignature", S(302, 403, 404, 403, 404, 302, 403, 302), {},
+      "countersign"),
 
     # Payouts.
     R("payouts_pages.authorise", "POST", "/grants/{grant}/payouts", "grant:approved",

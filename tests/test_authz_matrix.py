@@ -156,6 +156,10 @@ class World:
         self.ids["grant"] = grant.id
         return grant
 
+    def _agreement(self, state: str) -> None:
+        grant = self.make.grant(self.own, state="approved", agreement=state)
+        self.ids["grant"] = grant.id
+
     def _report(self, state: str) -> Report:
         grant = self._grant("disbursed")
         submitted = state == "submitted"

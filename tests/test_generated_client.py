@@ -16,6 +16,7 @@ for the generator, leaving the document as it is.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import json
 import os
@@ -154,6 +155,34 @@ def test_a_grants_life_through_the_generated_client(
     approved = fire(as_finance, "approve", approved_amount="1200.00")
     assert approved.state == models.GrantState.APPROVED
     assert approved.approved_amount == "1200.00"
+
+    # No advance before the agreement is signed by both sides: a reason the typed client reads.
+    early = authorise_payout.sync_detailed(
+        grant.id, client=as_finance, body=models.PayoutCreate(kind=models.PayoutCreateKind.ADVANCE)
+    )
+    assert early.status_code == 409
+    assert early.parsed.reason == models.ApiErrorReason.AGREEMENT_MISSING
+    fire_agreement_event = module(f"{api}.agreements.fire_agreement_event")
+    download_agreement = module(f"{api}.agreements.download_agreement")
+    signed = fire_agreement_event.sync_detailed(
+        grant.id,
+        client=as_member,
+        body=models.AgreementTransition(
+            event=models.AgreementTransitionEvent.SIGN, signatory_name="Agnieszka Wójcik"
+        ),
+    )
+    assert signed.status_code == 200, signed.content
+    assert signed.parsed.state == models.AgreementState.AWAITING_COUNTERSIGNATURE
+    countersigned = fire_agreement_event.sync_detailed(
+        grant.id,
+        client=as_finance2,
+        body=models.AgreementTransition(event=models.AgreementTransitionEvent.COUNTERSIGN),
+    )
+    assert countersigned.status_code == 200, countersigned.content
+    assert countersigned.parsed.state == models.AgreementState.SIGNED
+    pdf = download_agreement.sync_detailed(grant.id, client=as_member)
+    assert pdf.status_code == 200
+    assert hashlib.sha256(pdf.content).hexdigest() == countersigned.parsed.sha256
 
     authorised = authorise_payout.sync_detailed(
         grant.id,

@@ -37,6 +37,7 @@ from grants.comments.models import Comment
 from grants.db import today
 from grants.extensions import db
 from grants.grant.models import Grant
+from grants.http.agreements.schemas import AgreementTransitionSchema
 from grants.http.banking.schemas import BankAccountCreateSchema, BankAccountTransitionSchema
 from grants.http.budget.schemas import BudgetPutSchema
 from grants.http.cities.schemas import CityCreateSchema, TitleCreateSchema
@@ -163,8 +164,8 @@ class World:
     auditor: Caller
     anonymous: Any
 
-    def grant(self, state: str) -> int:
-        return self.make.grant(self.city, state=state, author=self.member.user).id
+    def grant(self, state: str, **kw: Any) -> int:
+        return self.make.grant(self.city, state=state, author=self.member.user, **kw).id
 
     def report(self, state: str = "draft") -> tuple[int, int]:
         gid = self.grant("disbursed")
@@ -315,6 +316,16 @@ CASES = {
     ),
     "rate": Case("PUT", "/exchange-rates/{month}/{currency}", RatePutSchema, _rate),
     "budget": Case("PUT", "/title-years/{year}/budget", BudgetPutSchema, _budget),
+    "agreement-sign": Case(
+        "POST",
+        "/grants/{grant_id}/agreement/transitions",
+        AgreementTransitionSchema,
+        lambda w: (
+            w.member,
+            f"/grants/{w.grant('approved', agreement='awaiting_city')}/agreement/transitions",
+            {"event": "sign", "signatory_name": "Agnieszka Wójcik"},
+        ),
+    ),
     "payout": Case(
         "POST",
         "/grants/{grant_id}/disbursements",

@@ -51,6 +51,9 @@ OPERATION_IDS = {
     ("patch", "/api/v1/grants/{grant_id}"): "updateGrant",
     ("post", "/api/v1/grants/{grant_id}/transitions"): "fireGrantEvent",
     ("get", "/api/v1/grants/{grant_id}/history"): "getGrantHistory",
+    ("get", "/api/v1/grants/{grant_id}/agreement"): "getAgreement",
+    ("get", "/api/v1/grants/{grant_id}/agreement/file"): "downloadAgreement",
+    ("post", "/api/v1/grants/{grant_id}/agreement/transitions"): "fireAgreementEvent",
     ("post", "/api/v1/grants/{grant_id}/comments"): "addComment",
     ("get", "/api/v1/grants/{grant_id}/comments"): "listComments",
     ("put", "/api/v1/exchange-rates/{month}/{currency}"): "putExchangeRate",
@@ -82,6 +85,7 @@ IDEMPOTENT = {
     "authorisePayout",
     "firePayoutEvent",
     "fireReportEvent",
+    "fireAgreementEvent",
     "proposeBankAccount",
     "fireBankAccountEvent",
 }

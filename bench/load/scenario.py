@@ -270,6 +270,25 @@ class Driver:
             self.get_grant(g)
         return r
 
+    def sign_agreement(self, g: G, member: User, officer: User) -> None:
+        """The city's member signs the grant agreement, a finance officer countersigns."""
+        path = f"{API}/grants/{g.id}/agreement/transitions"
+        for user, body in (
+            (member, {"event": "sign", "signatory_name": "Łucja Bērziņa"}),
+            (officer, {"event": "countersign"}),
+        ):
+            key = self.key()
+            self.c.call(
+                f"agreement {body['event']}",
+                "POST",
+                path,
+                user,
+                body,
+                refusals=("invalid_transition",),
+                key=key,
+                replay=self.rnd.random() < 0.1,
+            )
+
     def authorise(self, g: G, officer: User, kind: str, amount: int | None) -> dict | None:
         key = f"load-{uuid.uuid4().hex}"
         r = self.c.call(
@@ -575,6 +594,8 @@ class Driver:
                 amount = self.rnd.randint(g.requested // 2, g.requested - 1)
             refusals = ("cap_exceeded", "invalid_transition")
             r = self.fire(g, officer, "approve", approved=amount, refusals=refusals)
+            if r.ok:  # no advance before the agreement is signed by the city and countersigned
+                self.sign_agreement(g, self.ctx.members[g.city_id], self.officer())
             if r.reason == "cap_exceeded" and self.rnd.random() < 0.5:
                 self.fire(
                     g,

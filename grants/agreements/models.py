@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, in_list, utcnow
 from workflows.agreement import AWAITING_CITY, SIGNED, STATES
@@ -50,7 +50,7 @@ class GrantAgreement(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     #: SHA-256 of the canonical terms (printed in the PDF, which carries them as terms.json).
     terms_sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     city_signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     city_signatory_name: Mapped[str | None] = mapped_column(String(200))
     city_signed_at: Mapped[dt.datetime | None]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -205,6 +206,8 @@ class _Document(FPDF):
 
 def build_agreement_pdf(terms: Terms) -> bytes:
     """The agreement's PDF for ``terms``; its creation date is the issue date (reproducible)."""
+    # fontTools reports every table it prunes while subsetting the font at INFO: not news.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     terms_hash = terms.sha256()
     pdf = _Document(terms, terms_hash)
     issued = dt.datetime.combine(terms.issued_on, dt.time(12, 0), tzinfo=dt.UTC)
@@ -304,8 +307,10 @@ def build_agreement_pdf(terms: Terms) -> bytes:
     )
     pdf.para(
         "If the accepted eligible costs are less than what was paid, the city pays the "
-        "difference back to the programme. Each payment is authorised by one finance officer "
-        "and confirmed by another.",
+        "difference back to the programme; so it does if the programme terminates the grant "
+        "before its end (what was paid less the accepted eligible costs). Each payment is "
+        "authorised by one finance officer and confirmed by another, to the city's verified "
+        "bank account.",
         size=9.5,
     )
 
@@ -346,12 +351,15 @@ def build_agreement_pdf(terms: Terms) -> bytes:
         size=9.5,
     )
 
+    if pdf.will_page_break(88):  # the heading, its words and both boxes on one page
+        pdf.add_page()
     pdf.heading(7, "Signatures")
     pdf.para(
         "The city signs first, then a finance officer or an administrator of the programme "
         "countersigns. Both sign in Pearl Grants: each signature records the signatory's typed "
         "full name, the time, the network address and the SHA-256 of this file, in the "
-        "programme's tamper-evident audit trail.",
+        "programme's tamper-evident audit trail. The signatures are not written into this "
+        "file, whose SHA-256 would change: the service shows them with the agreement.",
         size=9.5,
     )
     _signature_block(pdf, terms)
@@ -436,19 +444,19 @@ def _signature_block(pdf: _Document, terms: Terms) -> None:
         x = pdf.l_margin + index * (width + 8)
         pdf.set_draw_color(*RULE)
         pdf.rect(x, top, width, 46)
+        # Fixed rows, so that both boxes line up whatever the length of the party's name.
         pdf.set_xy(x + 3, top + 2.5)
         pdf.set_font(FONT, "B", 9.5)
-        pdf.multi_cell(width - 6, 5, party, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(width - 6, 4.6, party, align="L", max_line_height=4.6)
+        pdf.set_xy(x + 3, top + 12.5)
         pdf.set_font(FONT, "", 8.5)
         pdf.set_text_color(*MUTED)
-        pdf.multi_cell(width - 6, 4.5, role, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.cell(width - 6, 4.5, role)
         pdf.set_text_color(*INK)
-        for label, gap in (("Full name", 9), ("Date and time", 9)):
-            y = pdf.get_y() + gap
+        for label, y in (("Full name", top + 28), ("Date and time", top + 39)):
             pdf.line(x + 3, y, x + width - 3, y)
             pdf.set_xy(x + 3, y + 0.5)
             pdf.set_font(FONT, "", 7.5)
             pdf.cell(width - 6, 4, label)
-            pdf.set_xy(x + 3, y + 0.5)
     pdf.set_xy(pdf.l_margin, top + 50)
     pdf.set_font(FONT, "", 10)

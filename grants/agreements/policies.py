@@ -45,7 +45,11 @@ def may_pay_under_agreement(grant: Grant) -> Verdict:
     if agreement is None:
         return refuse(AgreementMissing("This grant has no agreement yet."))
     if not agreement.is_signed:
-        who = "the city" if agreement.state == AWAITING_CITY else "finance (countersignature)"
+        who = (
+            "the city's signature"
+            if agreement.state == AWAITING_CITY
+            else "the countersignature of a finance officer or an admin"
+        )
         return refuse(
             AgreementMissing(
                 f"The grant agreement (version {agreement.version}) is not signed by both "

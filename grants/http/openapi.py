@@ -265,6 +265,7 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "bic": "BANKLV2X",
     },
     "BankAccountTransition": {"event": "verify"},
+    "AgreementTransition": {"event": "sign", "signatory_name": "Agnieszka Wójcik"},
     "PayoutCreate": {"kind": "advance"},
     "PayoutTransition": {
         "event": "confirm_paid",
