@@ -182,3 +182,26 @@ def test_without_a_setting_the_browser_shows_its_own_zone_with_utc_on_hover(
             assert first.get_attribute("title") == "2026-12-04 18:20 UTC"
         finally:
             browser.close()
+
+
+def test_an_admin_sets_a_users_zone_on_the_user_page(make: Factory, pages: Any, app: Any) -> None:
+    target = make.user("auditor")
+    admin = pages(make.user("admin"))
+    html = admin.get(f"/admin/users/{target.id}").text
+    assert f'action="/admin/users/{target.id}/time-zone"' in html
+    r = admin.post(f"/admin/users/{target.id}/time-zone", {"time_zone": "Mars/Olympus_Mons"})
+    assert r.status_code == 302
+    refused = admin.get(f"/admin/users/{target.id}").text
+    assert "This is not a time zone we know." in refused
+    assert zone_of(app, target) is None
+    r = admin.post(f"/admin/users/{target.id}/time-zone", {"time_zone": "Europe/Riga"})
+    assert r.status_code == 302
+    assert f"Times of {target.email} are now shown in Europe/Riga." in (
+        admin.get(f"/admin/users/{target.id}").text
+    )
+    assert zone_of(app, target) == "Europe/Riga"
+    # Only admins: another user's zone is not the business of a finance officer.
+    officer = pages(make.user("finance_officer"))
+    r = officer.post(f"/admin/users/{target.id}/time-zone", {"time_zone": ""})
+    assert r.status_code == 403
+    assert zone_of(app, target) == "Europe/Riga"
