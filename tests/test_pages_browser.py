@@ -496,7 +496,8 @@ def test_a_pilots_whole_life_through_the_pages(
         check(admin, name)
     admin.get_by_role("link", name=people["member"]).click()
     check(admin, "user")
-    admin.goto(f"{base}/cities/{people['city_id']}")
+    admin.goto(f"{base}/admin/cities/{people['city_id']}")
+    expect(admin.get_by_role("heading", level=1)).to_contain_text("Svendborg")
     check(admin, "city")
     member.goto(grant_url)
     expect(member.locator(".sd-state.current")).to_have_attribute("data-state", "interim_reported")
@@ -662,4 +663,55 @@ def test_a_refused_comment_keeps_what_was_typed_and_says_why_beside_the_form(
     expect(page.locator(".flash-success")).to_contain_text("Comment added")
     expect(page.get_by_label("Your comment")).to_have_value("")
     check(page, "comment-added")
+    check.assert_clean()
+
+
+def test_the_pages_off_the_walk_pass_the_same_checks(
+    browser: Browser, people: dict, make: Any, check: Checks
+):
+    """Sign-in, a refused proposal, the edit form, settings, bank accounts, the programme
+    budget, a city's admin page and an error page: the same checks at both sizes."""
+    from playwright.sync_api import expect
+
+    from grants.cities.models import City, Title
+
+    city = db.session.get(City, people["city_id"])
+    draft_id = make.grant(city, state="draft").id
+    year = db.session.scalar(select(Title.year).where(Title.city_id == city.id))
+    db.session.commit()
+    db.session.remove()
+    base = browser.base_url
+
+    context = browser.browser.new_context(viewport=DESKTOP)
+    context.on("request", lambda request: browser.requests.append(request.url))
+    signed_out = context.new_page()
+    signed_out.goto(f"{base}/login")
+    check(signed_out, "login")
+    context.close()
+
+    member = browser.sign_in(people["member"])
+    member.goto(f"{base}/grants/new")
+    member.get_by_role("button", name="Save as draft").click()
+    expect(member.locator(".field-errors").first).to_be_visible()
+    check(member, "proposal-form-refused")
+    member.goto(f"{base}/grants/{draft_id}/edit")
+    check(member, "proposal-edit")
+    for path, name in (
+        ("/settings", "settings"),
+        (f"/cities/{people['city_id']}/bank-account", "bank-account-city"),
+        ("/grants/999999", "error-not-found"),
+    ):
+        member.goto(f"{base}{path}")
+        check(member, name)
+    expect(member.get_by_role("heading", level=1)).to_be_visible()
+
+    officer = browser.sign_in(people["officer_a"])
+    for path, name in (
+        ("/bank-accounts", "bank-accounts-to-verify"),
+        (f"/cities/{people['city_id']}/bank-account", "bank-account-finance"),
+        ("/title-years", "programme-budget"),
+        (f"/title-years/{year}", "programme-budget-year"),
+    ):
+        officer.goto(f"{base}{path}")
+        check(officer, name)
     check.assert_clean()
