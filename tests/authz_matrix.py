@@ -381,6 +381,8 @@ PAGES: list[Route] = [
       U(302, 403, 403, 403, 403, 200)),
     R("users_pages.user_detail", "POST", "/admin/users/{user}", "user",
       U(302, 403, 403, 403, 403, 302), {"is_active": "y"}),
+    R("users_pages.user_time_zone", "POST", "/admin/users/{user}/time-zone", "user",
+      U(302, 403, 403, 403, 403, 302), {"time_zone": "Europe/Riga"}),
     R("cities_pages.cities", "GET", "/admin/cities", "-", U(302, 403, 403, 403, 403, 200)),
     R("cities_pages.cities", "POST", "/admin/cities", "-", U(302, 403, 403, 403, 403, 302),
       {"name": "Rūjiena", "country": "LV"}),
