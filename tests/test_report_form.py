@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html as htmllib
+import io
 import re
 from typing import Any
 
@@ -391,3 +392,34 @@ def test_in_the_browser_totals_follow_the_typing_and_warnings_come_on_change(
             page.screenshot(path=str(SCREENSHOTS / "report-form-totals.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_uploading_a_receipt_already_on_another_line_says_so_and_keeps_it(
+    make: Factory, pages: Any
+):
+    one, other = disbursed_grant(make), disbursed_grant(make)
+    theirs = new_report(one.member, one.id, "interim", [expense("U-1")])
+    mine = new_report(other.member, other.id, "interim", [expense("U-2"), expense("U-3")])
+    scan = b"%PDF-1.4\n% invoice U-1\n%%EOF\n"
+    first = pages(one.member.user)
+    first.get(f"/reports/{theirs['id']}")
+    r = first.post(
+        f"/reports/{theirs['id']}/receipts",
+        {"file": (io.BytesIO(scan), "u1.pdf"), "expense_id": str(theirs["expenses"][0]["id"])},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302
+    assert "same file" not in first.get(r.headers["Location"]).text
+    city = pages(other.member.user)
+    city.get(f"/reports/{mine['id']}")
+    r = city.post(
+        f"/reports/{mine['id']}/receipts",
+        {"file": (io.BytesIO(scan), "again.pdf"), "expense_id": str(mine["expenses"][1]["id"])},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302
+    page = city.get(r.headers["Location"]).text
+    assert "Receipt again.pdf uploaded." in page
+    assert "The same file is on another expense line: it is kept" in page
+    assert "The same receipt file is on another expense line." in page
+    assert f"/reports/{theirs['id']}" not in page

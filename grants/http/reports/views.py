@@ -34,7 +34,7 @@ from grants.http.web import (
 )
 from grants.money import format_money, typed_amount
 from grants.reports import receipts, services
-from grants.reports.integrity import LineFacts, typed_warnings
+from grants.reports.integrity import SAME_RECEIPT, LineFacts, typed_warnings, warnings_of
 from grants.reports.policies import may_edit_report, may_upload_receipt
 from grants.scope import get_grant
 from workflows.grant import CITY_MEMBER
@@ -444,13 +444,22 @@ def upload(report_id: int) -> Any:
 
     def run() -> Any:
         form = UploadFormSchema().load(raw)
-        return services.add_attachment(
+        attachment = services.add_attachment(
             report,
             storage.filename or "receipt",
             storage.read(),
             expense_id=form.get("expense_id"),
             actor=user,
         )
+        line = next((e for e in report.expenses if e.id == attachment.expense_id), None)
+        if line is not None and any(
+            w.kind == SAME_RECEIPT for w in warnings_of([line], report.grant)[line.id]
+        ):
+            done(
+                "The same file is on another expense line: it is kept, with a warning "
+                "beside the line, and finance checks it."
+            )
+        return attachment
 
     name = receipts.clean_file_name(storage.filename or "")
     return act(run, success=f"Receipt {name} uploaded.", back=back)
