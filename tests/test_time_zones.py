@@ -29,6 +29,21 @@ from tests.test_pages import Pages
 #: The moment of the test's events: 18:20 UTC, 20:20 in Riga and Helsinki (EET, UTC+2).
 MOMENT = dt.datetime(2026, 12, 4, 18, 20, 5, tzinfo=dt.UTC)
 CHROMIUM = Path("/usr/bin/chromium")
+#: axe-core from its npm package (tests/browser), injected by the test alone.
+AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map(v => `${v.id} (${v.impact}): ${v.help}: ` +
+    v.nodes.slice(0, 3).map(n => n.html.slice(0, 90)).join(" | "));
+}"""
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's violations on ``page`` (none checked where the npm package is missing)."""
+    if not AXE.exists():
+        return []
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    return list(page.evaluate(_AXE_RUN))
 
 
 @pytest.fixture
@@ -171,8 +186,15 @@ def test_without_a_setting_the_browser_shows_its_own_zone_with_utc_on_hover(
             assert first.inner_text() == "2026-12-04 20:20 EET"
             assert first.get_attribute("title") == "2026-12-04 18:20 UTC"
             first.hover()
+            problems = [f"grant: {v}" for v in axe_violations(page)]
             page.goto(f"{live.base_url}/settings")
             assert "(it says Europe/Helsinki)" in page.locator("#time_zone-hint").inner_text()
+            problems += [f"settings: {v}" for v in axe_violations(page)]
+            page.get_by_label("Time zone").fill("Mars/Olympus_Mons")
+            page.get_by_role("button", name="Save").click()
+            assert "This is not a time zone we know." in page.locator(".field-errors").inner_text()
+            problems += [f"settings refused: {v}" for v in axe_violations(page)]
+            assert not problems, problems
             # A setting wins over the browser's zone: the server writes New York's time.
             page.get_by_label("Time zone").fill("America/New_York")
             page.get_by_role("button", name="Save").click()
