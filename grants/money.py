@@ -76,6 +76,14 @@ def format_money(cents: int | None) -> str | None:
     return f"{sign}{whole}.{fraction:02d}"
 
 
+def shown_money(cents: int, currency: str = "EUR") -> str:
+    """``123450`` → ``"1,234.50 EUR"`` as the pages show it (a no-break space keeps the unit
+    with its figure; a true minus sign)."""
+    sign = "−" if cents < 0 else ""
+    whole, fraction = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole:,}.{fraction:02d}\u00a0{currency}"
+
+
 def cents_to_decimal(cents: int) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(CENT)
 

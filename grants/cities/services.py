@@ -15,6 +15,7 @@ from grants.cities.models import City, Title
 from grants.db import today
 from grants.errors import CapExceeded, CityNotEligible, TitleOverlap
 from grants.extensions import db
+from grants.money import shown_money
 
 if TYPE_CHECKING:  # the actor of an event: a type only, cities come before users
     from grants.users.models import User
@@ -117,7 +118,14 @@ def commit_to_cap(title_id: int, cents: int) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise CapExceeded()
+        title = db.session.get(Title, title_id, populate_existing=True)
+        if title is None:
+            raise CapExceeded()
+        raise CapExceeded(
+            f"{shown_money(cents)} is more than the title's seed money left: cap "
+            f"{shown_money(title.cap_cents)}, committed {shown_money(title.committed_cents)}, "
+            f"available {shown_money(title.available_cents)}."
+        )
     _expire_title(title_id)
 
 

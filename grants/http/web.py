@@ -15,6 +15,8 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -44,7 +46,7 @@ from werkzeug.exceptions import HTTPException
 from grants import transaction
 from grants.errors import REASON_LABELS, AppError, Forbidden, Unauthorized
 from grants.extensions import db
-from grants.money import format_money
+from grants.money import format_money, shown_money
 from grants.rates.models import format_rate
 from grants.users.credentials import open_page_session, revoke_page_session, token_digest
 from grants.users.models import PageSession, User
@@ -212,8 +214,12 @@ def _in_transaction(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
 
     A page that answers 2xx or 3xx is committed (then what waited for the commit runs: the
     success message, a queued job); an error, a 4xx answer (a form sent back with its errors,
-    a refusal) or a HEAD is rolled back, so nothing is half-written.
+    a refusal) or a HEAD is rolled back, so nothing is half-written. A page shown again inside
+    another page's request (a refused form, :func:`show_again`) leaves the transaction to that
+    request's boundary.
     """
+    if g.get("showing_again"):
+        return view(*args, **kwargs)
     try:
         response = current_app.make_response(view(*args, **kwargs))
     except BaseException:
@@ -307,76 +313,242 @@ def refusal_message(exc: BaseException) -> str | None:
         # In words, without the state first (“Approved: …” read as if it had just happened).
         return f"This cannot be done now: it is {state_label(exc.state).lower()}."
     if isinstance(exc, AppError) and exc.code in REFUSALS:
-        message = exc.message
+        message = humane(exc.message)
         if exc.code == 422 and exc.errors and message == "The request is not valid: see errors.":
             message = "Please correct the fields marked below."
         return message
     return None
 
 
-def act(action: Callable[[], Any], *, success: str, back: str) -> Response:
+@dataclass(frozen=True)
+class KeptForm:
+    """A form that came back refused, as it was sent: every value typed (by the form's field
+    names), the errors beside each field, and the refusal in words. ``NOT_KEPT`` (false) stands
+    for a form that was not the one sent: its fields show the page's defaults.
+    """
+
+    action: str = ""
+    values: Mapping[str, list[str]] = dc_field(default_factory=dict)
+    errors: Mapping[str, list[str]] = dc_field(default_factory=dict)
+    message: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.action)
+
+    def value(self, name: str, default: Any = "") -> Any:
+        """What was typed in ``name``; ``default`` (the page's own value) if it was not sent."""
+        if not self or name not in self.values:
+            return default
+        sent = self.values[name]
+        return sent[0] if sent else ""
+
+    def chosen(self, name: str, default: Iterable[Any] = ()) -> list[str]:
+        """The values sent for a field of several (check boxes), as strings."""
+        if not self:
+            return [str(v) for v in default]
+        return list(self.values.get(name, []))
+
+    def others(self, *names: str) -> list[str]:
+        """The messages about fields the form does not show: said beside the form itself."""
+        return [m for key, messages in self.errors.items() if key not in names for m in messages]
+
+
+NOT_KEPT = KeptForm()
+
+
+def kept(action: str, **match: Any) -> KeptForm:
+    """The refused form this request sent back, if it is the one posted to ``action`` (and its
+    fields ``match``, such as the kind of a payout); else ``NOT_KEPT``."""
+    form = g.get("kept_form") if has_request_context() else None
+    if not isinstance(form, KeptForm) or form.action != urlsplit(action).path:
+        return NOT_KEPT
+    if any(form.value(name, None) != str(value) for name, value in match.items()):
+        return NOT_KEPT
+    return form
+
+
+def act(
+    action: Callable[[], Any],
+    *,
+    success: str,
+    back: str,
+    keep: bool = False,
+    labels: Mapping[str, str] | None = None,
+    about: Mapping[str, str] | None = None,
+) -> Response:
     """Run a service call and go ``back`` with a message (POST → redirect → GET).
 
     The page's boundary commits it. Refusals (409 and kin, and fields that do not pass the
-    schema) are undone and shown as a message in words; other errors (403, 404, 500) make an
-    error page.
+    schema) are undone and said in words; other errors (403, 404, 500) make an error page.
+    With ``keep`` a refusal answers at once (422, 409…) with the page ``back`` leads to,
+    the form as it was typed and every error beside its field (:func:`kept`); without it, it
+    goes back with the message. ``labels`` name the fields in the message at the top;
+    ``about`` names the field a refusal's reason is about (``cap_exceeded`` → the amount).
     """
     try:
         action()
         db.session.flush()  # a constraint fails here, before the success message is promised
     except ValidationError as exc:
         transaction.rollback()
-        flash(_in_words(flat_errors(exc.messages), "Please correct this:"), "error")
-        return redirect(back)
+        lead = "Please correct the fields marked below." if keep else "Please correct this:"
+        return _refused(flat_errors(exc.messages), lead, 422, back, keep=keep, labels=labels)
     except (AppError, WorkflowError) as exc:
         transaction.rollback()
         message = refusal_message(exc)
         if message is None:
             raise
-        flash(_in_words(flat_errors(getattr(exc, "errors", None) or {}), message), "error")
-        return redirect(back)
+        errors = flat_errors(getattr(exc, "errors", None) or {})
+        field_name = (about or {}).get(getattr(exc, "reason", "") or "")
+        if field_name and keep:
+            errors.setdefault(field_name, []).append(message)
+            message = "Not done: see the field marked below."
+        code = exc.code if isinstance(exc, AppError) else 409
+        return _refused(errors, message, code, back, keep=keep, labels=labels)
     done(success)
     return redirect(back)
 
 
-def _in_words(errors: dict[str, list[str]], lead: str) -> str:
+def _refused(
+    errors: dict[str, list[str]],
+    message: str,
+    status: int,
+    back: str,
+    *,
+    keep: bool,
+    labels: Mapping[str, str] | None,
+) -> Response:
+    flash(_in_words(errors, message, labels), "error")
+    if not keep:
+        return redirect(back)
+    sent = {k: [v.strip() for v in vs] for k, vs in request.form.lists() if k != CSRF_FIELD}
+    g.kept_form = KeptForm(action=request.path, values=sent, errors=errors, message=message)
+    return show_again(back, status)
+
+
+def show_again(back: str, status: int) -> Response:
+    """The page ``back`` leads to, rendered in this request (its forms read :func:`kept`) and
+    answered with ``status``: a refused form comes back with what was typed, not blank.
+
+    The page's view runs inside this request's transaction (already undone); the boundary of
+    the page that was posted to ends it.
+    """
+    try:
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        endpoint, args = adapter.match(urlsplit(back).path, method="GET")
+    except HTTPException:
+        return redirect(back)
+    g.showing_again = True
+    try:
+        response = current_app.make_response(current_app.view_functions[endpoint](**args))
+    finally:
+        g.showing_again = False
+    if response.status_code == 200:
+        response.status_code = status
+    return response
+
+
+#: Words for the internal names a message may hold (``start_date``): a page never shows those.
+FIELD_WORDS = {
+    "start_date": "the start date",
+    "end_date": "the end date",
+    "valid_from": "the first day of the title",
+    "valid_until": "the last day of the title",
+    "city_id": "city",
+    "mentor_city_ids": "cities to follow",
+    "approved_amount": "the approved amount",
+    "amount_eur": "the amount in EUR",
+    "vat_amount": "the VAT",
+    "invoice_date": "the invoice date",
+    "payment_date": "the payment date",
+    "paid_on": "the payment date",
+    "payment_reference": "the bank reference",
+    "budget_lines": "budget lines",
+}
+#: A snake_case name standing alone (not part of an email address or a file name).
+_INTERNAL_NAME = re.compile(r"(?<![\w@.])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@]|\.\w)")
+
+
+def humane(message: str) -> str:
+    """``message`` for a page: every internal field name in it said in words."""
+    if message.startswith("Must be one of:"):
+        return "Please choose one of the list."
+    return _INTERNAL_NAME.sub(lambda m: FIELD_WORDS.get(m.group(0), words(m.group(0))), message)
+
+
+def field_label(key: str, labels: Mapping[str, str] | None = None) -> str:
+    """A form field's label for a message: ``budget_lines-1-amount`` → ``Amount, line 2``."""
+    parts = key.split("-")
+    name = parts[-1]
+    label = (labels or {}).get(name) or humane(name).capitalize()
+    if len(parts) >= 3 and parts[-2].isdigit():
+        label = f"{label}, line {int(parts[-2]) + 1}"
+    return label
+
+
+def _in_words(
+    errors: Mapping[str, list[str]], lead: str, labels: Mapping[str, str] | None = None
+) -> str:
     parts = [lead]
     for name, messages in errors.items():
-        parts.append(f"{words(name.rsplit('-', 1)[-1]).capitalize()}: {' '.join(messages)}")
+        text = " ".join(messages)
+        parts.append(text if name == "_schema" else f"{field_label(name, labels)}: {text}")
     return " ".join(parts)
 
 
-def run_form(action: Callable[[], Any]) -> tuple[Any, dict[str, list[str]], int]:
+def run_form(
+    action: Callable[[], Any], labels: Mapping[str, str] | None = None
+) -> tuple[Any, dict[str, list[str]], int]:
     """Parse and act for a form page: ``(result, field errors, status)``; 200 means done.
 
     The action loads the form's dict with the API's schema and calls the service; the page's
     boundary commits it (a view announces success with :func:`done`). Field errors (422) go
-    next to the fields; a refusal (409 and kin) becomes a message above the form; both are
-    undone; anything else makes an error page.
+    next to the fields, all of them at once, and are named above the form by their ``labels``;
+    a refusal (409 and kin) becomes a message above the form; both are undone; anything else
+    makes an error page.
     """
     try:
         result = action()
         db.session.flush()
     except ValidationError as exc:
         transaction.rollback()
-        flash("Please correct the fields marked below.", "error")
-        return None, flat_errors(exc.messages), 422
+        errors = flat_errors(exc.messages)
+        flash(_in_words(errors, "Please correct the fields marked below.", labels), "error")
+        return None, errors, 422
     except (AppError, WorkflowError) as exc:
         transaction.rollback()
         message = refusal_message(exc)
         if message is None:
             raise
-        flash(message, "error")
+        errors = flat_errors(getattr(exc, "errors", None) or {})
+        flash(_in_words(errors, message, labels), "error")
         code = exc.code if isinstance(exc, AppError) else 409
-        return None, flat_errors(getattr(exc, "errors", None) or {}), code
+        return None, errors, code
     return result, {}, 200
 
 
-_REQUIRED = "Missing data for required field."
+def load_form(
+    schema: Any, data: Mapping[str, Any], missing: Mapping[str, str] | None = None
+) -> Any:
+    """``schema.load(data)`` for a page, with ``missing``: the fields left blank that the page
+    needs although the API would not (an edit's title, the approved amount), each with its
+    message; all of them refused in one round with the schema's own errors.
+    """
+    blank = {name: [message] for name, message in (missing or {}).items()}
+    try:
+        loaded = schema.load(data)
+    except ValidationError as exc:
+        raise ValidationError({**exc.messages, **blank}) from exc
+    if blank:
+        raise ValidationError(blank)
+    return loaded
+
+
+_REQUIRED = ("Missing data for required field.", "Field may not be null.")
 
 
 def flat_errors(messages: Mapping[Any, Any], prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as ``{"budget_lines-0-amount": [...]}`` for the fields.
+    """marshmallow's nested messages as ``{"budget_lines-0-amount": [...]}`` for the fields,
+    in words (no internal name: :func:`humane`).
 
     An API error's location level (``json``, ``form``, ``files``, ``query``) is dropped.
     """
@@ -393,7 +565,9 @@ def flat_errors(messages: Mapping[Any, Any], prefix: str = "") -> dict[str, list
             out.update(flat_errors(value, name))
         else:
             items = value if isinstance(value, list | tuple) else [value]
-            out[name] = ["Please fill this in." if m == _REQUIRED else str(m) for m in items]
+            out[name] = [
+                "Please fill this in." if m in _REQUIRED else humane(str(m)) for m in items
+            ]
     return out
 
 
@@ -441,12 +615,7 @@ def drop_blank(data: dict[str, Any], optional_none: Iterable[str] = ()) -> dict[
 
 def money(cents: int | None, currency: str = "EUR") -> str:
     """``123450`` → ``"1,234.50 EUR"`` (a narrow no-break space keeps the unit with it)."""
-    text = format_money(cents)
-    if text is None:
-        return "—"
-    sign = "−" if text.startswith("-") else ""
-    whole, fraction = text.lstrip("-").split(".")
-    return f"{sign}{int(whole):,}.{fraction}\u00a0{currency}"
+    return "—" if cents is None else shown_money(cents, currency)
 
 
 def when(value: dt.datetime | dt.date | None) -> str:
@@ -558,6 +727,7 @@ def register_page_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf_token,
         CSRF_FIELD=CSRF_FIELD,
+        kept=kept,
         signed_in_user=signed_in_user,
     )
     app.jinja_env.filters["rate"] = format_rate

@@ -30,4 +30,6 @@ def add_comment(grant_id: int) -> Any:
         lambda: services.add_comment(grant, CommentCreateSchema().load(raw), actor=user),
         success="Comment added.",
         back=back,
+        keep=True,
+        labels={"body": "Your comment", "visibility": "Who sees it"},
     )

@@ -29,9 +29,11 @@ from grants.http.web import (
     drop_blank,
     indexed_rows,
     line_rows,
+    load_form,
     me,
     page,
     run_form,
+    words,
 )
 from grants.money import format_money, typed_amount
 from workflows.grant import CITY_MEMBER, GRANT, STATES
@@ -41,6 +43,17 @@ bp = Blueprint("grants_pages", __name__)
 
 BUDGET_FIELDS = ("category", "description", "amount")
 PROPOSAL_FIELDS = ("title", "summary", "start_date", "end_date")
+#: The proposal form's labels: the form shows them, and the message above it names them.
+PROPOSAL_LABELS = {
+    "title": "Title of the pilot",
+    "summary": "Summary",
+    "start_date": "Start date",
+    "end_date": "End date",
+    "budget_lines": "Budget lines",
+    "category": "Category",
+    "description": "Description",
+    "amount": "Amount (EUR)",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +101,7 @@ def fire(grant_id: int, event: str) -> Any:
     user = me()
     grant = scope.get_grant(user, grant_id, for_update=True)
     back = url_for("pages.grant", grant_id=grant.id)
+    _like = format_money(grant.requested_cents)
     raw = drop_blank(
         {
             "event": event,
@@ -97,7 +111,14 @@ def fire(grant_id: int, event: str) -> Any:
     )
 
     def run() -> None:
-        data = GrantTransitionSchema().load(raw)
+        # The page sends the amount it shows (filled in with the request): an empty one is
+        # refused here, never read as "the whole request" (the API keeps that default). Who
+        # may not approve now hears that first, from the service (403, 409).
+        missing = {}
+        offered = event in services.available_events(grant, user)
+        if event == "approve" and offered and "approved_amount" not in raw:
+            missing = {"approved_amount": f"Please fill in the amount to approve, like {_like}."}
+        data = load_form(GrantTransitionSchema(), raw, missing)
         settling = data["event"] in SETTLING_EVENTS
         services.transition_grant(
             grant,
@@ -109,7 +130,38 @@ def fire(grant_id: int, event: str) -> Any:
         )
 
     label = event_label(event, GRANT)
-    return act(run, success=f"Done: {label.lower()}.", back=back)
+    return act(
+        run,
+        success=f"Done: {label.lower()}.",
+        back=back,
+        keep=True,
+        labels={name: decision_label(name, event) for name in ("comment", "approved_amount")},
+        about={"cap_exceeded": "approved_amount"},
+    )
+
+
+#: What each decision's comment box is for: one panel may hold several, none just "Comment".
+COMMENT_LABELS = {
+    "approve": "Approval comment",
+    "request_changes": "What the city should change",
+    "reject": "Reason for rejecting",
+    "terminate": "Reason for terminating",
+    "close": "Closing comment",
+    "withdraw": "Reason for withdrawing",
+    "submit": "Comment with the submission",
+}
+
+
+@bp.app_template_global()
+def decision_label(name: str, event: str) -> str:
+    """The label of a field of an event's form (the grant page shows it, a refusal names it):
+    the approved amount, or the comment box, saying what it is for and whether it is required.
+    """
+    if name == "approved_amount":
+        return "Approved amount (EUR)"
+    row = GRANT.transition(event) if event in GRANT.events else None
+    base = COMMENT_LABELS.get(event) or f"Comment on {words(event)}"
+    return f"{base} ({'required' if row is not None and row.comment_required else 'optional'})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +204,7 @@ def _render_form(
             form=form,
             lines=lines or [{}],
             errors=errors,
+            labels=PROPOSAL_LABELS,
             categories=CATEGORIES,
             title_award=grant.title_award if grant else services.check_can_propose(me()),
         ),
@@ -176,7 +229,7 @@ def new_grant() -> Any:
         services.check_can_propose(user)
         return services.create_grant(GrantCreateSchema().load(data), actor=user)
 
-    created, errors, status = run_form(run)
+    created, errors, status = run_form(run, PROPOSAL_LABELS)
     if status == 200:
         done("Proposal saved as a draft. Submit it when it is ready.")
         return redirect(url_for("pages.grant", grant_id=created.id))
@@ -211,8 +264,13 @@ def edit_grant(grant_id: int) -> Any:
     if lines is not None:
         return _render_form(grant, form, lines, {}, 200)
     data = _proposal_data(form)
+    # Left out, a field keeps its value in a PATCH; on the page, emptying it is a mistake.
+    blank = {k: "Please fill this in." for k in ("title", "start_date", "end_date") if not form[k]}
     _, errors, status = run_form(
-        lambda: services.update_grant(grant, GrantPatchSchema().load(data), actor=user)
+        lambda: services.update_grant(
+            grant, load_form(GrantPatchSchema(), data, blank), actor=user
+        ),
+        PROPOSAL_LABELS,
     )
     if status == 200:
         done("Proposal saved.")

@@ -87,6 +87,17 @@ def logout() -> Any:
 # Users (admins)
 
 
+#: The labels of the user forms: the forms show them, the message above a refused one names them.
+USER_LABELS = {
+    "email": "Email",
+    "password": "Password",
+    "role": "Role",
+    "city_id": "City (city team only)",
+    "mentor_city_ids": "Cities this mentor follows",
+    "is_active": "Active (may sign in)",
+}
+
+
 def _user_form_context(**extra: Any) -> dict[str, Any]:
     cities = list(db.session.scalars(select(City).order_by(City.name, City.id)))
     return {"cities": cities, "roles": ROLES, **extra}
@@ -112,7 +123,7 @@ def users() -> Any:
         if "mentor_city_ids" in raw:
             raw["mentor_city_ids"] = [as_int(v) for v in raw["mentor_city_ids"]]
         user, errors, status = run_form(
-            lambda: services.create_user(UserCreateSchema().load(raw), actor=me())
+            lambda: services.create_user(UserCreateSchema().load(raw), actor=me()), USER_LABELS
         )
         if status == 200:
             done(f"User {user.email} created.")
@@ -133,9 +144,17 @@ def user_detail(user_id: int) -> Any:
     if target is None:
         raise NotFound("No such user.")
     errors: dict[str, list[str]] = {}
+    form: dict[str, Any] = {}
     status = 200
     if request.method == "POST":
-        raw: dict[str, Any] = {"is_active": request.form.get("is_active") == "y"}
+        # What was sent, shown again as it was if the change is refused.
+        form = {
+            "is_active": request.form.get("is_active") == "y",
+            "role": request.form.get("role", target.role),
+            "city_id": request.form.get("city_id", ""),
+            "mentor_city_ids": request.form.getlist("mentor_city_ids"),
+        }
+        raw: dict[str, Any] = {"is_active": form["is_active"]}
         if request.form.get("password"):
             raw["password"] = request.form["password"]
         if "role" in request.form:
@@ -145,12 +164,15 @@ def user_detail(user_id: int) -> Any:
         if target.role == MENTOR and raw.get("role", MENTOR) == MENTOR:
             raw["mentor_city_ids"] = [as_int(v) for v in request.form.getlist("mentor_city_ids")]
         _, errors, status = run_form(
-            lambda: services.update_user(target, UserPatchSchema().load(raw), actor=me())
+            lambda: services.update_user(target, UserPatchSchema().load(raw), actor=me()),
+            {**USER_LABELS, "password": "New password"},
         )
         if status == 200:
             done(f"User {target.email} saved.")
             return redirect(url_for("users_pages.user_detail", user_id=target.id))
     return (
-        render_template("users/user.html", **_user_form_context(target=target, errors=errors)),
+        render_template(
+            "users/user.html", **_user_form_context(target=target, form=form, errors=errors)
+        ),
         status,
     )

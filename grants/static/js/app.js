@@ -294,7 +294,7 @@
     });
     if (refused && window.location.hash) {
       var target = document.getElementById(window.location.hash.slice(1));
-      if (target && !target.contains(refused)) {
+      if (target && !target.querySelector(".flash-error")) {
         var copy = refused.cloneNode(true);
         copy.setAttribute("tabindex", "-1");
         var heading = target.querySelector("h2, h3");
