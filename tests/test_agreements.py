@@ -10,8 +10,10 @@ import json
 from typing import Any
 
 import pytest
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
+from grants.agreements.pdf import FONTS
 from grants.db import today
 from tests.factories import Factory
 from tests.money_helpers import Pilot, authorise, refused, sign_agreement
@@ -223,3 +225,13 @@ def test_the_grant_page_offers_sign_then_countersign_before_the_advance(
     assert step_buttons(panel)[0] == "Authorise the advance"
     pdf = city.get(f"/grants/{pilot.id}/agreement.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+
+
+def test_the_bundled_fonts_have_every_letter_of_the_bsr_languages() -> None:
+    letters = "łąęėįųūāēīļņķģšžõäöüøåæß" + "żźćńóśč"
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
+        cmap = TTFont(FONTS / name).getBestCmap()
+        # "ß".upper() is "SS"; the capital ẞ is checked on its own.
+        missing = [c for c in letters + letters.upper() + "ẞ" if len(c) == 1 and ord(c) not in cmap]
+        assert missing == [], name
+    assert (FONTS / "LICENSE").read_text().startswith("DejaVu fonts")

@@ -23,6 +23,7 @@ import workflows
 from exports import models as export_models
 from grants import errors
 from tests.test_pages import Pages
+from workflows import agreement as agreement_wf
 from workflows import grant as grant_wf
 from workflows import labels
 from workflows import payout as payout_wf
@@ -44,6 +45,8 @@ SOURCES: dict[tuple[str, str], Mapping[str, str]] = {
     ("workflows/report.py", "EVENT_LABELS"): report_wf.EVENT_LABELS,
     ("workflows/payout.py", "STATE_LABELS"): payout_wf.STATE_LABELS,
     ("workflows/payout.py", "EVENT_LABELS"): payout_wf.EVENT_LABELS,
+    ("workflows/agreement.py", "STATE_LABELS"): agreement_wf.STATE_LABELS,
+    ("workflows/agreement.py", "EVENT_LABELS"): agreement_wf.EVENT_LABELS,
     ("grants/errors.py", "REASON_LABELS"): errors.REASON_LABELS,
     ("exports/models.py", "KIND_LABELS"): export_models.KIND_LABELS,
     ("exports/models.py", "STATUS_LABELS"): export_models.STATUS_LABELS,

@@ -38,6 +38,7 @@ from hypothesis.stateful import (
 from sqlalchemy import delete, select
 
 from grants import scope
+from grants.agreements import services as agreements
 from grants.cities.models import City, Title
 from grants.db import today
 from grants.errors import AppError
@@ -216,6 +217,7 @@ class MoneyMachine(RuleBasedStateMachine):
         gid = self.pick(data, self.grants_in("submitted"), list(self.states))
         if event == "approve":
             self.fire_grant(gid, event, self.officer(who), approved_amount=approved)
+            self.sign_agreement(gid, self.officer(1 - who))
         else:
             actor = self.member if event == "withdraw" else self.officer(who)
             self.fire_grant(gid, event, actor, comment=COMMENT)
@@ -236,6 +238,26 @@ class MoneyMachine(RuleBasedStateMachine):
 
     def terminable(self) -> list[int]:
         return self.grants_in("approved", "disbursed", "interim_reported")
+
+    def sign_agreement(self, gid: int, officer: User) -> None:
+        """The city signs the agreement issued on approval, finance countersigns: no advance
+        before both (a refused approval has none: 404, counted like any refusal)."""
+        member, sign = self.member, {"event": "sign", "signatory_name": "Anna Nowak"}
+        self.request(
+            "agreement sign",
+            lambda: agreements.transition_agreement(
+                agreements.get_agreement(self.grant(gid, member)), sign, actor=member, address=None
+            ),
+        )
+        self.request(
+            "agreement countersign",
+            lambda: agreements.transition_agreement(
+                agreements.get_agreement(self.grant(gid, officer)),
+                {"event": "countersign"},
+                actor=officer,
+                address=None,
+            ),
+        )
 
     def fire_grant(self, gid: int, event: str, actor: User, **kw: Any) -> None:
         self.request(
@@ -568,6 +590,7 @@ def test_the_machine_reaches_the_end_of_a_grants_life(app: Flask):
                 )
             m.money_rules_hold()
             assert m.states[gid] == "approved"
+            m.sign_agreement(gid, b)
 
             def authorise(kind: str) -> int:
                 body = {"kind": kind, "amount": None}
