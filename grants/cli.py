@@ -6,17 +6,22 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from exports.cli import exports_cli
+from grants.agreements.models import GrantAgreement
+from grants.agreements.services import issue_agreement
 from grants.audit import verify
 from grants.demo import load_demo
 from grants.errors import AppError
 from grants.extensions import db
+from grants.grant.models import Grant
+from grants.grant.services import interim_due_on
 from grants.http.users.schemas import UserCreateSchema
 from grants.rates.services import import_csv
 from grants.reminders.services import send_reminders
 from grants.users.services import create_user
-from workflows.grant import ROLES
+from workflows.grant import COMMITTED, ROLES
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -98,6 +103,23 @@ def send_reminders_command() -> None:
     click.echo(f"sent {send_reminders()} reminders")
 
 
+agreements_cli = AppGroup("agreements", help="Grant agreements.")
+
+
+@agreements_cli.command("issue-missing")
+def issue_missing_agreements_command() -> None:
+    """Issue version 1 of the agreement of every approved, not yet ended grant that has none
+    (grants approved before agreements existed); each waits for the city's signature."""
+    have = select(GrantAgreement.grant_id)
+    grants = db.session.scalars(
+        select(Grant).where(Grant.state.in_(COMMITTED), Grant.id.not_in(have)).order_by(Grant.id)
+    ).all()
+    for grant in grants:
+        issue_agreement(grant, interim_due_on=interim_due_on(grant), actor=None)
+    db.session.commit()
+    click.echo(f"issued {len(grants)} agreements")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(reminders_cli)
     app.cli.add_command(audit_cli)
@@ -106,3 +128,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(rates_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(agreements_cli)

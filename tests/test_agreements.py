@@ -235,3 +235,21 @@ def test_the_bundled_fonts_have_every_letter_of_the_bsr_languages() -> None:
         missing = [c for c in letters + letters.upper() + "ẞ" if len(c) == 1 and ord(c) not in cmap]
         assert missing == [], name
     assert (FONTS / "LICENSE").read_text().startswith("DejaVu fonts")
+
+
+def test_grants_approved_before_agreements_get_one_from_the_command_line(
+    app: Any, make: Factory
+) -> None:
+    city = make.city(CITY, country="PL")
+    older = make.grant(city, state="approved", agreement=None)
+    draft = make.grant(city, state="submitted")
+    officer = make.as_role("finance_officer")
+    refused(authorise(officer, older.id, "advance"), 409, "agreement_missing")
+    result = app.test_cli_runner().invoke(args=["agreements", "issue-missing"])
+    assert result.exit_code == 0, result.output
+    assert "issued 1 agreements" in result.output
+    agreement = officer.get(f"/grants/{older.id}/agreement").get_json()
+    assert (agreement["version"], agreement["state"]) == (1, "awaiting_city")
+    assert officer.get(f"/grants/{draft.id}/agreement").status_code == 404
+    again = app.test_cli_runner().invoke(args=["agreements", "issue-missing"])
+    assert "issued 0 agreements" in again.output
