@@ -64,11 +64,15 @@ def create_database() -> tuple[str, Callable[[], None]]:
 
 def seed(url: str, secret: str) -> int:
     """Cities with titles valid today, their members, officers, an auditor, an admin, rates."""
+    from sqlalchemy import select
+
     from grants.app import create_app
+    from grants.banking.services import decide_account, propose_account
     from grants.cities.services import create_city, create_title
     from grants.extensions import db
     from grants.rates.models import parse_rate
     from grants.rates.services import set_rate
+    from grants.users.models import User
     from grants.users.services import create_user
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "REDIS_URL": None})
@@ -106,8 +110,19 @@ def seed(url: str, secret: str) -> int:
             )
         staff = [(f"finance{k}@load.test", FINANCE_OFFICER) for k in range(1, OFFICERS + 1)]
         staff += [("auditor@load.test", AUDITOR), ("admin@load.test", ADMIN)]
-        for email, role in staff:
+        officers = [
             create_user({"email": email, "password": PASSWORD, "role": role}, actor=None)
+            for email, role in staff
+        ]
+        # Payouts are authorised only against a city's verified bank account (four eyes).
+        members = list(db.session.scalars(select(User).where(User.role == CITY_MEMBER)))
+        for member in members:
+            account = propose_account(
+                member.city_id,
+                {"holder": f"Municipality {member.city_id}", "iban": "DE89370400440532013000"},
+                actor=member,
+            )
+            decide_account(account, {"event": "verify"}, actor=officers[0])
         next_month = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
         for month in (today.strftime("%Y-%m"), next_month.strftime("%Y-%m")):
             for currency, rate in RATES.items():
