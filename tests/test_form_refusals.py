@@ -501,3 +501,24 @@ def test_a_title_with_its_end_before_its_start_and_a_bad_year_says_both(
     assert "greater than or equal to 2000" in error_beside(r.text, "year")
     assert error_beside(r.text, "valid_until") == "Must not be before the first day of the title."
     assert_no_internal_names(r.text)
+
+
+def test_a_confirmation_refused_from_the_queue_comes_back_in_the_queue(
+    make: Factory, pages: Any
+) -> None:
+    pilot = approved_grant(make, "1000.00")
+    payout = authorise(pilot.a, pilot.id, "advance").get_json()
+    confirmer = pages(pilot.b.user)
+    path = f"/payouts/{payout['id']}/confirm_paid"
+    yesterday = (today() - dt.timedelta(days=1)).isoformat()
+    r = confirmer.post(path, {"back": "dashboard", "paid_on": yesterday, "payment_reference": ""})
+    assert r.status_code == 422
+    assert "Payouts to confirm" in r.text or "to-confirm" in r.text  # the work queue again
+    sent_back = form_of(r.text, path)
+    assert sent_back["paid_on"] == yesterday
+    assert sent_back["back"] == "dashboard"
+    assert "Required to confirm a payout." in error_beside(r.text, f"ref-{payout['id']}")
+    assert (
+        read(r.text).labels[f"ref-{payout['id']}"] == "Bank reference, advance of 500.00\u00a0EUR"
+    )
+    assert pilot.payouts()[0]["state"] == "authorised"

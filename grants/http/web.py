@@ -466,13 +466,22 @@ FIELD_WORDS = {
 }
 #: A snake_case name standing alone (not part of an email address or a file name).
 _INTERNAL_NAME = re.compile(r"(?<![\w@.])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@]|\.\w)")
+#: The endings of the API's field names (text a person typed is left as it is).
+_FIELD_ENDINGS = ("_id", "_ids", "_date", "_on", "_at", "_by", "_amount", "_eur", "_cents")
 
 
 def humane(message: str) -> str:
     """``message`` for a page: every internal field name in it said in words."""
     if message.startswith("Must be one of:"):
         return "Please choose one of the list."
-    return _INTERNAL_NAME.sub(lambda m: FIELD_WORDS.get(m.group(0), words(m.group(0))), message)
+
+    def said(match: re.Match[str]) -> str:
+        name = match.group(0)
+        if name in FIELD_WORDS:
+            return FIELD_WORDS[name]
+        return words(name) if name.endswith(_FIELD_ENDINGS) else name
+
+    return _INTERNAL_NAME.sub(said, message)
 
 
 def field_label(key: str, labels: Mapping[str, str] | None = None) -> str:
