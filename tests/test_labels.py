@@ -22,6 +22,7 @@ import grants
 import workflows
 from exports import models as export_models
 from grants import errors
+from grants.http import history
 from tests.test_pages import Pages
 from workflows import agreement as agreement_wf
 from workflows import grant as grant_wf
@@ -50,6 +51,10 @@ SOURCES: dict[tuple[str, str], Mapping[str, str]] = {
     ("grants/errors.py", "REASON_LABELS"): errors.REASON_LABELS,
     ("exports/models.py", "KIND_LABELS"): export_models.KIND_LABELS,
     ("exports/models.py", "STATUS_LABELS"): export_models.STATUS_LABELS,
+    # The history's words for audit actions that are no workflow event, and for the fields
+    # an event's data names (grants/http/history.py).
+    ("grants/http/history.py", "ACTION_LABELS"): history.ACTION_LABELS,
+    ("grants/http/history.py", "FIELD_LABELS"): history.FIELD_LABELS,
 }
 SOURCE_FILES = {path for path, _ in SOURCES}
 #: Mappings whose name looks like labels but that name something else.

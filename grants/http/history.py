@@ -115,11 +115,6 @@ _QUIET = {
 
 _VISIBILITY = {"shared": "Shared with the city", "internal": "Internal (staff and mentors)"}
 _MOMENTS = {"before": "before it is due", "overdue": "overdue"}
-_EXPORT_KINDS = {
-    "grant_statement": "Statement of the grant",
-    "city_statement": "Statement of the city",
-    "programme_statement": "Statement of the programme",
-}
 
 
 @dataclass(frozen=True)
@@ -414,8 +409,7 @@ def _reminder(data: Mapping[str, Any]) -> list[str]:
 
 
 def _export(data: Mapping[str, Any]) -> list[str]:
-    kind = str(data.get("kind") or "")
-    return [_EXPORT_KINDS.get(kind, code(kind))] if kind else []
+    return [code(data["kind"])] if data.get("kind") else []
 
 
 def _rate(data: Mapping[str, Any]) -> list[str]:
