@@ -522,3 +522,13 @@ def test_a_confirmation_refused_from_the_queue_comes_back_in_the_queue(
         read(r.text).labels[f"ref-{payout['id']}"] == "Bank reference, advance of 500.00\u00a0EUR"
     )
     assert pilot.payouts()[0]["state"] == "authorised"
+
+
+def test_more_than_requested_is_said_beside_the_amount(make: Factory, pages: Any) -> None:
+    pilot = submitted_grant(make, "2300.50")
+    officer = pages(pilot.a.user)
+    path = f"/grants/{pilot.id}/events/approve"
+    r = officer.post(path, {"approved_amount": "2 400,00", "comment": "Fine."})
+    assert r.status_code == 409
+    assert "exceeds the requested" in error_beside(r.text, "approved_amount")
+    assert form_of(r.text, path)["approved_amount"] == "2 400,00"

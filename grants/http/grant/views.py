@@ -136,7 +136,7 @@ def fire(grant_id: int, event: str) -> Any:
         back=back,
         keep=True,
         labels={name: decision_label(name, event) for name in ("comment", "approved_amount")},
-        about={"cap_exceeded": "approved_amount"},
+        about={"cap_exceeded": "approved_amount", "over_approved": "approved_amount"},
     )
 
 
