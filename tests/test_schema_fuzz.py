@@ -58,6 +58,10 @@ POSITIVE_422 = {
     ("PATCH", "/api/v1/users/{user_id}"),
     # the parameters each kind of export needs
     ("POST", "/api/v1/exports"),
+    # the IBAN's checksum and its country's length and format; the BIC's country
+    ("POST", "/api/v1/cities/{city_id}/bank-accounts"),
+    # a comment required to reject
+    ("POST", "/api/v1/bank-accounts/{account_id}/transitions"),
 }
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
 
