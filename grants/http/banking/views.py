@@ -24,6 +24,8 @@ from workflows.grant import ADMIN, AUDITOR, CITY_MEMBER, FINANCE_OFFICER
 bp = Blueprint("banking_pages", __name__)
 
 READERS = (CITY_MEMBER, FINANCE_OFFICER, ADMIN, AUDITOR)
+#: The fields of the proposal form as the message above it names them.
+FIELD_LABELS = {"holder": "Account holder", "iban": "IBAN", "bic": "BIC"}
 
 
 @bp.app_template_filter("iban_masked")
@@ -76,7 +78,8 @@ def city_account(city_id: int) -> Any:
         account, errors, status = run_form(
             lambda: services.propose_account(
                 city.id, BankAccountCreateSchema().load(raw), actor=user
-            )
+            ),
+            labels=FIELD_LABELS,
         )
         if status == 200:
             done(
