@@ -335,8 +335,9 @@ def _form_fields_into_body(operation: dict[str, Any], spec: APISpec) -> None:
 
 
 def _is_idempotent(path: str) -> bool:
-    """api.md, "Retries": POST on payouts and on every …/transitions."""
-    return path.endswith("/transitions") or path.endswith("/disbursements")
+    """api.md, "Retries": POST on payouts and on every …/transitions (and, as the service
+    honours it there too, on a bank-account proposal)."""
+    return path.endswith(("/transitions", "/disbursements", "/bank-accounts"))
 
 
 def _field_rules(converter: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
