@@ -396,10 +396,8 @@ def test_a_proposal_with_several_bad_fields_gets_every_error_in_one_answer(
     assert error_beside(html, "end_date") == "Must not be before the start date."
     assert error_beside(html, "budget_lines-0-amount").startswith("Must have the form")
     assert error_beside(html, "budget_lines-1-category") == "Please fill this in."
-    # The message above names the fields by their labels (the line they belong to as well).
-    assert "End date: Must not be before the start date." in html
-    assert "Amount (EUR), line 1: Must have the form" in html
-    assert "Category, line 2: Please fill this in." in html
+    # The message above counts them; each is said beside its field only.
+    assert "Please correct the fields marked below. 4 fields need correcting." in html
     assert_no_internal_names(html)
     # Everything typed is still there.
     sent_back = form_of(html, "/grants/new")
@@ -462,7 +460,7 @@ def test_a_refused_new_user_keeps_the_choices_and_says_every_error(
     assert sent_back["email"] == "not-an-address"
     assert sent_back["role"] == "city_member"
     assert "password" in sent_back and sent_back["password"] == ""  # never sent back
-    assert "City (city team only): A city member needs a city." in html
+    assert "Please correct the fields marked below. 3 fields need correcting." in html
     assert_no_internal_names(html)
     assert city.id
 

@@ -373,8 +373,7 @@ def act(
     success: str,
     back: str,
     keep: bool = False,
-    labels: Mapping[str, str] | None = None,
-    about: Mapping[str, str] | None = None,
+    about: Mapping[type[AppError], str] | None = None,
 ) -> Response:
     """Run a service call and go ``back`` with a message (POST → redirect → GET).
 
@@ -382,8 +381,8 @@ def act(
     schema) are undone and said in words; other errors (403, 404, 500) make an error page.
     With ``keep`` a refusal answers at once (422, 409…) with the page ``back`` leads to,
     the form as it was typed and every error beside its field (:func:`kept`); without it, it
-    goes back with the message. ``labels`` name the fields in the message at the top;
-    ``about`` names the field a refusal's reason is about (``cap_exceeded`` → the amount).
+    goes back with the message. ``about`` names the field a kind of refusal is about
+    (``CapExceeded`` → the approved amount): its words go beside that field.
     """
     try:
         action()
@@ -391,19 +390,19 @@ def act(
     except ValidationError as exc:
         transaction.rollback()
         lead = "Please correct the fields marked below." if keep else "Please correct this:"
-        return _refused(flat_errors(exc.messages), lead, 422, back, keep=keep, labels=labels)
+        return _refused(flat_errors(exc.messages), lead, 422, back, keep=keep)
     except (AppError, WorkflowError) as exc:
         transaction.rollback()
         message = refusal_message(exc)
         if message is None:
             raise
         errors = flat_errors(getattr(exc, "errors", None) or {})
-        field_name = (about or {}).get(getattr(exc, "reason", "") or "")
+        field_name = next((f for kind, f in (about or {}).items() if isinstance(exc, kind)), None)
         if field_name and keep:
             errors.setdefault(field_name, []).append(message)
             message = "Not done: see the field marked below."
         code = exc.code if isinstance(exc, AppError) else 409
-        return _refused(errors, message, code, back, keep=keep, labels=labels)
+        return _refused(errors, message, code, back, keep=keep)
     done(success)
     return redirect(back)
 
@@ -415,11 +414,11 @@ def _refused(
     back: str,
     *,
     keep: bool,
-    labels: Mapping[str, str] | None,
 ) -> Response:
-    flash(_in_words(errors, message, labels), "error")
     if not keep:
+        flash(_in_words(errors, message), "error")
         return redirect(back)
+    flash(_above(errors, message), "error")
     sent = {k: [v.strip() for v in vs] for k, vs in request.form.lists() if k != CSRF_FIELD}
     g.kept_form = KeptForm(action=request.path, values=sent, errors=errors, message=message)
     return show_again(back, status)
@@ -484,35 +483,43 @@ def humane(message: str) -> str:
     return _INTERNAL_NAME.sub(said, message)
 
 
-def field_label(key: str, labels: Mapping[str, str] | None = None) -> str:
-    """A form field's label for a message: ``budget_lines-1-amount`` → ``Amount, line 2``."""
+def field_label(key: str) -> str:
+    """A form field named in a message: ``budget_lines-1-amount`` → ``Amount, line 2``."""
     parts = key.split("-")
     name = parts[-1]
-    label = (labels or {}).get(name) or humane(name).capitalize()
+    label = humane(name).capitalize()
     if len(parts) >= 3 and parts[-2].isdigit():
         label = f"{label}, line {int(parts[-2]) + 1}"
     return label
 
 
-def _in_words(
-    errors: Mapping[str, list[str]], lead: str, labels: Mapping[str, str] | None = None
-) -> str:
+def _in_words(errors: Mapping[str, list[str]], lead: str) -> str:
+    """A refusal and its errors in one message (for a page that does not mark its fields)."""
     parts = [lead]
     for name, messages in errors.items():
         text = " ".join(messages)
-        parts.append(text if name == "_schema" else f"{field_label(name, labels)}: {text}")
+        parts.append(text if name == "_schema" else f"{field_label(name)}: {text}")
     return " ".join(parts)
 
 
-def run_form(
-    action: Callable[[], Any], labels: Mapping[str, str] | None = None
-) -> tuple[Any, dict[str, list[str]], int]:
+def _above(errors: Mapping[str, list[str]], lead: str) -> str:
+    """The message at the top of a page whose form marks its fields: the refusal, how many
+    fields need correcting, and what belongs to no field."""
+    fields = [name for name in errors if name != "_schema"]
+    parts = [lead]
+    if len(fields) > 1:
+        parts.append(f"{len(fields)} fields need correcting.")
+    parts.extend(errors.get("_schema", []))
+    return " ".join(parts)
+
+
+def run_form(action: Callable[[], Any]) -> tuple[Any, dict[str, list[str]], int]:
     """Parse and act for a form page: ``(result, field errors, status)``; 200 means done.
 
     The action loads the form's dict with the API's schema and calls the service; the page's
     boundary commits it (a view announces success with :func:`done`). Field errors (422) go
-    next to the fields, all of them at once, and are named above the form by their ``labels``;
-    a refusal (409 and kin) becomes a message above the form; both are undone; anything else
+    next to the fields, all of them at once (the message above the form counts them); a
+    refusal (409 and kin) becomes a message above the form; both are undone; anything else
     makes an error page.
     """
     try:
@@ -521,7 +528,7 @@ def run_form(
     except ValidationError as exc:
         transaction.rollback()
         errors = flat_errors(exc.messages)
-        flash(_in_words(errors, "Please correct the fields marked below.", labels), "error")
+        flash(_above(errors, "Please correct the fields marked below."), "error")
         return None, errors, 422
     except (AppError, WorkflowError) as exc:
         transaction.rollback()
@@ -529,7 +536,7 @@ def run_form(
         if message is None:
             raise
         errors = flat_errors(getattr(exc, "errors", None) or {})
-        flash(_in_words(errors, message, labels), "error")
+        flash(_above(errors, message), "error")
         code = exc.code if isinstance(exc, AppError) else 409
         return None, errors, code
     return result, {}, 200

@@ -19,20 +19,6 @@ from workflows.grant import ADMIN
 
 bp = Blueprint("cities_pages", __name__)
 
-#: The labels of the admins' forms, as the pages show them (a refusal names the fields so).
-CITY_LABELS = {
-    "name": "Name",
-    "country": "Country",
-    "population": "Population",
-    "is_capital": "A capital",
-}
-TITLE_LABELS = {
-    "year": "Title year",
-    "cap": "Cap (EUR)",
-    "valid_from": "Valid from",
-    "valid_until": "Valid until",
-}
-
 
 @bp.route("/admin/cities", methods=["GET", "POST"])
 @page(roles=[ADMIN])
@@ -51,7 +37,7 @@ def cities() -> Any:
             raw["population"] = int(raw["population"])
         raw["is_capital"] = request.form.get("is_capital") == "y"
         city, errors, status = run_form(
-            lambda: services.create_city(CityCreateSchema().load(raw), actor=me()), CITY_LABELS
+            lambda: services.create_city(CityCreateSchema().load(raw), actor=me())
         )
         if status == 200:
             done(f"{city.name} added. Award it a title below.")
@@ -80,8 +66,7 @@ def city(city_id: int) -> Any:
         }
         raw = drop_blank(form)
         title, errors, status = run_form(
-            lambda: services.create_title(city, TitleCreateSchema().load(raw), actor=me()),
-            TITLE_LABELS,
+            lambda: services.create_title(city, TitleCreateSchema().load(raw), actor=me())
         )
         if status == 200:
             done(f"Title {title.year} awarded to {city.name}.")

@@ -31,5 +31,4 @@ def add_comment(grant_id: int) -> Any:
         success="Comment added.",
         back=back,
         keep=True,
-        labels={"body": "Your comment", "visibility": "Who sees it"},
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from grants import scope
 from grants.cities.models import City
+from grants.errors import CapExceeded, OverApproved
 from grants.extensions import db
 from grants.figures import grant_figures
 from grants.grant import services
@@ -33,7 +34,6 @@ from grants.http.web import (
     me,
     page,
     run_form,
-    words,
 )
 from grants.money import format_money, typed_amount
 from workflows.grant import CITY_MEMBER, GRANT, STATES
@@ -43,17 +43,6 @@ bp = Blueprint("grants_pages", __name__)
 
 BUDGET_FIELDS = ("category", "description", "amount")
 PROPOSAL_FIELDS = ("title", "summary", "start_date", "end_date")
-#: The proposal form's labels: the form shows them, and the message above it names them.
-PROPOSAL_LABELS = {
-    "title": "Title of the pilot",
-    "summary": "Summary",
-    "start_date": "Start date",
-    "end_date": "End date",
-    "budget_lines": "Budget lines",
-    "category": "Category",
-    "description": "Description",
-    "amount": "Amount (EUR)",
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,33 +124,11 @@ def fire(grant_id: int, event: str) -> Any:
         success=f"Done: {label.lower()}.",
         back=back,
         keep=True,
-        labels={name: decision_label(name, event) for name in ("comment", "approved_amount")},
-        about={"cap_exceeded": "approved_amount", "over_approved": "approved_amount"},
+        # The approval's refusals for its amount are said beside the amount.
+        about={CapExceeded: "approved_amount", OverApproved: "approved_amount"}
+        if event == "approve"
+        else None,
     )
-
-
-#: What each decision's comment box is for: one panel may hold several, none just "Comment".
-COMMENT_LABELS = {
-    "approve": "Approval comment",
-    "request_changes": "What the city should change",
-    "reject": "Reason for rejecting",
-    "terminate": "Reason for terminating",
-    "close": "Closing comment",
-    "withdraw": "Reason for withdrawing",
-    "submit": "Comment with the submission",
-}
-
-
-@bp.app_template_global()
-def decision_label(name: str, event: str) -> str:
-    """The label of a field of an event's form (the grant page shows it, a refusal names it):
-    the approved amount, or the comment box, saying what it is for and whether it is required.
-    """
-    if name == "approved_amount":
-        return "Approved amount (EUR)"
-    row = GRANT.transition(event) if event in GRANT.events else None
-    base = COMMENT_LABELS.get(event) or f"Comment on {words(event)}"
-    return f"{base} ({'required' if row is not None and row.comment_required else 'optional'})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +171,6 @@ def _render_form(
             form=form,
             lines=lines or [{}],
             errors=errors,
-            labels=PROPOSAL_LABELS,
             categories=CATEGORIES,
             title_award=grant.title_award if grant else services.check_can_propose(me()),
         ),
@@ -229,7 +195,7 @@ def new_grant() -> Any:
         services.check_can_propose(user)
         return services.create_grant(GrantCreateSchema().load(data), actor=user)
 
-    created, errors, status = run_form(run, PROPOSAL_LABELS)
+    created, errors, status = run_form(run)
     if status == 200:
         done("Proposal saved as a draft. Submit it when it is ready.")
         return redirect(url_for("pages.grant", grant_id=created.id))
@@ -267,10 +233,7 @@ def edit_grant(grant_id: int) -> Any:
     # Left out, a field keeps its value in a PATCH; on the page, emptying it is a mistake.
     blank = {k: "Please fill this in." for k in ("title", "start_date", "end_date") if not form[k]}
     _, errors, status = run_form(
-        lambda: services.update_grant(
-            grant, load_form(GrantPatchSchema(), data, blank), actor=user
-        ),
-        PROPOSAL_LABELS,
+        lambda: services.update_grant(grant, load_form(GrantPatchSchema(), data, blank), actor=user)
     )
     if status == 200:
         done("Proposal saved.")

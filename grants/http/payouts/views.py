@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from grants import scope
+from grants.errors import CapExceeded, OverApproved
 from grants.figures import grant_figures
 from grants.http.payouts.schemas import PayoutCreateSchema, PayoutTransitionSchema
-from grants.http.web import act, drop_blank, me, money, page, require_role
+from grants.http.web import act, drop_blank, me, page, require_role
 from grants.money import typed_amount
 from grants.payouts import services
 from grants.scope import get_grant
@@ -38,8 +39,7 @@ def authorise(grant_id: int) -> Any:
         success=f"The {raw.get('kind', '')} payout is authorised: another officer confirms it.",
         back=back,
         keep=True,
-        labels={"amount": f"Amount of the {raw.get('kind', 'payout')} (EUR)"},
-        about={"over_approved": "amount", "cap_exceeded": "amount"},
+        about={OverApproved: "amount", CapExceeded: "amount"},
     )
 
 
@@ -63,15 +63,9 @@ def transition(payout_id: int, event: str) -> Any:
     else:
         back = url_for("pages.dashboard", _anchor="to-confirm")
     done = "confirmed as paid" if event == "confirm_paid" else "cancelled"
-    which = f"{payout.kind} of {money(payout.amount_cents)}"
     return act(
         lambda: services.transition_payout(payout, PayoutTransitionSchema().load(raw), actor=user),
         success=f"Payout {payout.id} {done}.",
         back=back,
         keep=True,
-        labels={
-            "paid_on": f"Paid on, {which}",
-            "payment_reference": f"Bank reference, {which}",
-            "comment": f"Reason for cancelling the {which}",
-        },
     )

@@ -87,17 +87,6 @@ def logout() -> Any:
 # Users (admins)
 
 
-#: The labels of the user forms: the forms show them, the message above a refused one names them.
-USER_LABELS = {
-    "email": "Email",
-    "password": "Password",
-    "role": "Role",
-    "city_id": "City (city team only)",
-    "mentor_city_ids": "Cities this mentor follows",
-    "is_active": "Active (may sign in)",
-}
-
-
 def _user_form_context(**extra: Any) -> dict[str, Any]:
     cities = list(db.session.scalars(select(City).order_by(City.name, City.id)))
     return {"cities": cities, "roles": ROLES, **extra}
@@ -123,7 +112,7 @@ def users() -> Any:
         if "mentor_city_ids" in raw:
             raw["mentor_city_ids"] = [as_int(v) for v in raw["mentor_city_ids"]]
         user, errors, status = run_form(
-            lambda: services.create_user(UserCreateSchema().load(raw), actor=me()), USER_LABELS
+            lambda: services.create_user(UserCreateSchema().load(raw), actor=me())
         )
         if status == 200:
             done(f"User {user.email} created.")
@@ -164,8 +153,7 @@ def user_detail(user_id: int) -> Any:
         if target.role == MENTOR and raw.get("role", MENTOR) == MENTOR:
             raw["mentor_city_ids"] = [as_int(v) for v in request.form.getlist("mentor_city_ids")]
         _, errors, status = run_form(
-            lambda: services.update_user(target, UserPatchSchema().load(raw), actor=me()),
-            {**USER_LABELS, "password": "New password"},
+            lambda: services.update_user(target, UserPatchSchema().load(raw), actor=me())
         )
         if status == 200:
             done(f"User {target.email} saved.")
