@@ -25,6 +25,7 @@ from grants import errors
 from grants.http import history
 from tests.test_pages import Pages
 from workflows import agreement as agreement_wf
+from workflows import bank_account as bank_account_wf
 from workflows import grant as grant_wf
 from workflows import labels
 from workflows import payout as payout_wf
@@ -48,6 +49,8 @@ SOURCES: dict[tuple[str, str], Mapping[str, str]] = {
     ("workflows/payout.py", "EVENT_LABELS"): payout_wf.EVENT_LABELS,
     ("workflows/agreement.py", "STATE_LABELS"): agreement_wf.STATE_LABELS,
     ("workflows/agreement.py", "EVENT_LABELS"): agreement_wf.EVENT_LABELS,
+    ("workflows/bank_account.py", "STATE_LABELS"): bank_account_wf.STATE_LABELS,
+    ("workflows/bank_account.py", "EVENT_LABELS"): bank_account_wf.EVENT_LABELS,
     ("grants/errors.py", "REASON_LABELS"): errors.REASON_LABELS,
     ("exports/models.py", "KIND_LABELS"): export_models.KIND_LABELS,
     ("exports/models.py", "STATUS_LABELS"): export_models.STATUS_LABELS,

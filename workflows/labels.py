@@ -8,12 +8,19 @@ roles); this module only finds the one that applies. A state name shared by two 
 
 from __future__ import annotations
 
-from workflows import agreement, grant, payout, report
+from workflows import agreement, bank_account, grant, payout, report
 from workflows.table import Workflow
 
 #: Every workflow, by its name.
 WORKFLOWS: dict[str, Workflow] = {
-    wf.name: wf for wf in (grant.GRANT, report.REPORT, payout.PAYOUT, agreement.AGREEMENT)
+    wf.name: wf
+    for wf in (
+        grant.GRANT,
+        report.REPORT,
+        payout.PAYOUT,
+        agreement.AGREEMENT,
+        bank_account.BANK_ACCOUNT,
+    )
 }
 
 

@@ -8,24 +8,27 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import Base, in_list, utcnow
+from workflows.bank_account import (
+    DECISIONS,
+    PENDING,
+    REJECTED,
+    STATES,
+    SUPERSEDED,
+    VERIFIED,
+)
 
-PENDING = "pending"
-VERIFIED = "verified"
-REJECTED = "rejected"
-SUPERSEDED = "superseded"
-#: The states of a bank account: proposed (pending), then verified or rejected; a verified
-#: one, or a pending one replaced by a newer proposal, ends superseded.
-STATES = (PENDING, VERIFIED, REJECTED, SUPERSEDED)
-#: The events of a pending account (finance officers only).
-EVENTS = ("verify", "reject")
-
-#: The state labels, as the pages show them.
-STATE_LABELS = {
-    PENDING: "Waiting for verification",
-    VERIFIED: "Verified, in force",
-    REJECTED: "Rejected",
-    SUPERSEDED: "Superseded",
-}
+#: The states and events with their labels are workflows.bank_account's (one place); the
+#: names are re-exported here for the package.
+EVENTS = DECISIONS
+__all__ = [
+    "EVENTS",
+    "PENDING",
+    "REJECTED",
+    "STATES",
+    "SUPERSEDED",
+    "VERIFIED",
+    "BankAccount",
+]
 
 
 class BankAccount(Base):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from grants.banking.models import PENDING, BankAccount
 from grants.errors import ALLOWED, Forbidden, FourEyes, InvalidTransition, NotFound, Verdict, refuse
 from workflows.grant import ADMIN, AUDITOR, CITY_MEMBER, FINANCE_OFFICER
+from workflows.labels import state_label
 
 if TYPE_CHECKING:
     from grants.users.models import User
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 STAFF_READERS = (FINANCE_OFFICER, ADMIN, AUDITOR)
 #: Who proposes a change of a city's account (a city member only for their own city).
 PROPOSERS = (CITY_MEMBER, FINANCE_OFFICER, ADMIN)
-_DONE = {"verify": "verified", "reject": "rejected"}
 
 
 class AccountFourEyes(FourEyes):
@@ -66,8 +66,8 @@ def may_decide_account(account: BankAccount, event: str, user: User) -> Verdict:
     if account.state != PENDING:
         return refuse(
             InvalidTransition(
-                f"This bank account is {account.state}: only a pending one is "
-                f"{_DONE.get(event, event)}."
+                f"This bank account is {state_label(account.state).lower()}: only one waiting "
+                "for verification is decided."
             )
         )
     if event == "verify" and account.proposed_by_id == user.id:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from grants.banking import numbers, services
-from grants.banking.models import PENDING, STATE_LABELS, BankAccount
+from grants.banking.models import PENDING, BankAccount
 from grants.banking.policies import (
     may_decide_account,
     may_propose_account,
@@ -24,8 +24,6 @@ from workflows.grant import ADMIN, AUDITOR, CITY_MEMBER, FINANCE_OFFICER
 bp = Blueprint("banking_pages", __name__)
 
 READERS = (CITY_MEMBER, FINANCE_OFFICER, ADMIN, AUDITOR)
-#: The fields of the proposal form as the message above it names them.
-FIELD_LABELS = {"holder": "Account holder", "iban": "IBAN", "bic": "BIC"}
 
 
 @bp.app_template_filter("iban_masked")
@@ -37,11 +35,6 @@ def iban_masked(iban: str | None) -> str:
 @bp.app_template_filter("iban_grouped")
 def iban_grouped(iban: str | None) -> str:
     return numbers.grouped(iban or "")
-
-
-@bp.app_template_filter("account_state_label")
-def account_state_label(state: str) -> str:
-    return STATE_LABELS.get(state, state)
 
 
 @bp.app_template_global("bank_account_of")
@@ -78,8 +71,7 @@ def city_account(city_id: int) -> Any:
         account, errors, status = run_form(
             lambda: services.propose_account(
                 city.id, BankAccountCreateSchema().load(raw), actor=user
-            ),
-            labels=FIELD_LABELS,
+            )
         )
         if status == 200:
             done(
