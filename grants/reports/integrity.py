@@ -62,7 +62,7 @@ class Warning:
 
 @dataclass(frozen=True)
 class LineFacts:
-    """What the warnings of a line are computed from: a saved line, or one being typed."""
+    """A line known by its values (one being typed): what its warnings are computed from."""
 
     supplier: str
     invoice_number: str
@@ -80,19 +80,6 @@ class LineFacts:
     @property
     def invoice_key(self) -> str:
         return normalise(self.invoice_number, 100)
-
-    @classmethod
-    def of(cls, line: ExpenseLine, sha256s: Iterable[str] = ()) -> LineFacts:
-        return cls(
-            supplier=line.supplier,
-            invoice_number=line.invoice_number,
-            invoice_date=line.invoice_date,
-            payment_date=line.payment_date,
-            currency=line.currency,
-            amount_cents=line.amount_cents,
-            expense_id=line.id,
-            sha256s=frozenset(sha256s),
-        )
 
 
 def warnings_of(lines: Sequence[ExpenseLine], grant: Grant) -> dict[int, list[Warning]]:
