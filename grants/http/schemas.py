@@ -204,9 +204,16 @@ class InputSchema(Schema):
 
     def _invoke_schema_validators(self, **kwargs: Any) -> None:
         # marshmallow skips every schema validator once a field failed (skip_on_field_errors);
-        # here they always run: the one place where that is decided for all inputs.
-        kwargs["field_errors"] = False
-        super()._invoke_schema_validators(**kwargs)
+        # here they always run: the one place where that is decided for all inputs. A rule's
+        # error about a field that was refused already is left out (one reason per field, and
+        # a list's per-item errors never mixed with a message about the list).
+        store = kwargs["error_store"]
+        if not store.errors:
+            super()._invoke_schema_validators(**{**kwargs, "field_errors": False})
+            return
+        rules = type(store)()
+        super()._invoke_schema_validators(**{**kwargs, "error_store": rules, "field_errors": False})
+        _add_missing(store.errors, rules.errors)
 
     @pre_load
     def _refuse_unknown(self, data: Any, **kwargs: Any) -> Any:
@@ -226,6 +233,15 @@ class InputSchema(Schema):
                 ]
             raise ValidationError(errors)
         return data
+
+
+def _add_missing(errors: dict[Any, Any], more: dict[Any, Any]) -> None:
+    """Add to ``errors`` what ``more`` says about fields (or items) it says nothing of yet."""
+    for key, value in more.items():
+        if key not in errors:
+            errors[key] = value
+        elif isinstance(errors[key], dict) and isinstance(value, dict):
+            _add_missing(errors[key], value)
 
 
 class PageQuerySchema(InputSchema):
