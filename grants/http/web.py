@@ -374,6 +374,7 @@ def act(
     back: str,
     keep: bool = False,
     about: Mapping[type[AppError], str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Response:
     """Run a service call and go ``back`` with a message (POST → redirect → GET).
 
@@ -382,7 +383,8 @@ def act(
     With ``keep`` a refusal answers at once (422, 409…) with the page ``back`` leads to,
     the form as it was typed and every error beside its field (:func:`kept`); without it, it
     goes back with the message. ``about`` names the field a kind of refusal is about
-    (``CapExceeded`` → the approved amount): its words go beside that field.
+    (``CapExceeded`` → the approved amount): its words go beside that field. ``labels``
+    name the fields where a message names them (a page that does not mark its fields).
     """
     try:
         action()
@@ -390,7 +392,7 @@ def act(
     except ValidationError as exc:
         transaction.rollback()
         lead = "Please correct the fields marked below." if keep else "Please correct this:"
-        return _refused(flat_errors(exc.messages), lead, 422, back, keep=keep)
+        return _refused(flat_errors(exc.messages), lead, 422, back, keep=keep, labels=labels)
     except (AppError, WorkflowError) as exc:
         transaction.rollback()
         message = refusal_message(exc)
@@ -402,7 +404,7 @@ def act(
             errors.setdefault(field_name, []).append(message)
             message = "Not done: see the field marked below."
         code = exc.code if isinstance(exc, AppError) else 409
-        return _refused(errors, message, code, back, keep=keep)
+        return _refused(errors, message, code, back, keep=keep, labels=labels)
     done(success)
     return redirect(back)
 
@@ -414,9 +416,10 @@ def _refused(
     back: str,
     *,
     keep: bool,
+    labels: Mapping[str, str] | None = None,
 ) -> Response:
     if not keep:
-        flash(_in_words(errors, message), "error")
+        flash(_in_words(errors, message, labels), "error")
         return redirect(back)
     flash(_above(errors, message), "error")
     sent = {k: [v.strip() for v in vs] for k, vs in request.form.lists() if k != CSRF_FIELD}
@@ -483,22 +486,24 @@ def humane(message: str) -> str:
     return _INTERNAL_NAME.sub(said, message)
 
 
-def field_label(key: str) -> str:
+def field_label(key: str, labels: Mapping[str, str] | None = None) -> str:
     """A form field named in a message: ``budget_lines-1-amount`` → ``Amount, line 2``."""
     parts = key.split("-")
     name = parts[-1]
-    label = humane(name).capitalize()
+    label = (labels or {}).get(name) or humane(name).capitalize()
     if len(parts) >= 3 and parts[-2].isdigit():
         label = f"{label}, line {int(parts[-2]) + 1}"
     return label
 
 
-def _in_words(errors: Mapping[str, list[str]], lead: str) -> str:
+def _in_words(
+    errors: Mapping[str, list[str]], lead: str, labels: Mapping[str, str] | None = None
+) -> str:
     """A refusal and its errors in one message (for a page that does not mark its fields)."""
     parts = [lead]
     for name, messages in errors.items():
         text = " ".join(messages)
-        parts.append(text if name == "_schema" else f"{field_label(name)}: {text}")
+        parts.append(text if name == "_schema" else f"{field_label(name, labels)}: {text}")
     return " ".join(parts)
 
 
