@@ -23,6 +23,7 @@ import workflows
 from exports import models as export_models
 from grants import errors
 from grants.http import history
+from grants.http.reports import views as report_views
 from tests.test_pages import Pages
 from workflows import agreement as agreement_wf
 from workflows import bank_account as bank_account_wf
@@ -58,6 +59,8 @@ SOURCES: dict[tuple[str, str], Mapping[str, str]] = {
     # an event's data names (grants/http/history.py).
     ("grants/http/history.py", "ACTION_LABELS"): history.ACTION_LABELS,
     ("grants/http/history.py", "FIELD_LABELS"): history.FIELD_LABELS,
+    # The expense form's field words, for its labels and its list of errors.
+    ("grants/http/reports/views.py", "FIELD_LABELS"): report_views.FIELD_LABELS,
 }
 SOURCE_FILES = {path for path, _ in SOURCES}
 #: Mappings whose name looks like labels but that name something else.
