@@ -232,9 +232,7 @@ class Factory:
     ) -> GrantAgreement:
         """Issue ``grant``'s agreement (the next version) and put it straight into ``state``:
         signed by ``signer`` (a member of its city) and countersigned by a finance officer."""
-        row = issue_agreement(
-            grant, interim_due_on=interim_due_on(grant), actor=None, record=False
-        )
+        row = issue_agreement(grant, interim_due_on=interim_due_on(grant), actor=None, record=False)
         if state != AWAITING_CITY:
             signer = signer or self.user("city_member", city=grant.city)
             row.city_signed_by_id = signer.id
