@@ -314,6 +314,19 @@ def test_a_payment_dated_in_the_future_is_refused(make: Factory):
     assert pilot.payouts()[0]["state"] == "authorised"
 
 
+def test_a_future_date_and_a_missing_reference_are_refused_in_one_answer(make: Factory):
+    pilot = approved_grant(make)
+    payout = authorise(pilot.a, pilot.id, "advance").get_json()
+    body = confirm_body(paid_on=today() + dt.timedelta(days=1))
+    del body["payment_reference"]
+    errors = refused(pilot.b.post(f"/disbursements/{payout['id']}/transitions", body), 422)
+    assert errors["errors"]["json"] == {
+        "paid_on": ["A payment date cannot lie in the future."],
+        "payment_reference": ["Required to confirm a payout."],
+    }
+    assert pilot.payouts()[0]["state"] == "authorised"
+
+
 def test_the_authoriser_may_not_confirm_four_eyes(make: Factory):
     pilot = approved_grant(make)
     payout = authorise(pilot.a, pilot.id, "advance").get_json()

@@ -1,9 +1,10 @@
 """Payout schemas."""
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from grants.http.banking.schemas import PayoutAccountSchema
 from grants.http.schemas import Day, InputSchema, Money, choice, one_of, text
+from grants.payouts.services import confirm_missing
 from workflows.payout import KINDS, PAYOUT, STATES
 
 
@@ -17,6 +18,11 @@ class PayoutTransitionSchema(InputSchema):
     paid_on = Day(allow_none=True, not_future=True)
     payment_reference = text(200, required=False, allow_none=True)
     comment = text(10_000, required=False, min_length=0, multiline=True, allow_none=True)
+
+    @validates_schema
+    def _confirm_needs_date_and_reference(self, data: dict, **_kw: object) -> None:
+        if missing := confirm_missing(data):
+            raise ValidationError(missing)
 
 
 class PayoutSchema(Schema):
