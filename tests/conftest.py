@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from grants.app import create_app
 from grants.extensions import db
 from tests.factories import Factory
+from tests.pages_helpers import Pages
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -114,6 +115,24 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def make(app_ctx: Flask) -> Factory:
     return Factory(app_ctx)
+
+
+@pytest.fixture
+def pages(app: Flask) -> Any:
+    """``pages(user)``: a Pages signed in as ``user``, having read the dashboard.
+
+    Signing in makes a new CSRF token; the dashboard (where the login redirects a browser)
+    carries it, so the next form posted has the right one.
+    """
+
+    def signed_in(user: Any) -> Pages:
+        p = Pages(app.test_client())
+        response = p.sign_in(user.email)
+        assert response.status_code == 302, response.text
+        p.get("/dashboard")
+        return p
+
+    return signed_in
 
 
 @pytest.fixture

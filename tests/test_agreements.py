@@ -17,8 +17,8 @@ from grants.agreements.pdf import FONTS
 from grants.db import today
 from tests.factories import Factory
 from tests.money_helpers import Pilot, authorise, refused, sign_agreement
+from tests.pages_helpers import Pages
 from tests.test_next_steps import actions, step_buttons
-from tests.test_pages import Pages
 
 #: Polish and Latvian letters that must survive into the PDF's text.
 CITY = "Łęczyca-Āraiši"

@@ -19,7 +19,7 @@ from grants.extensions import db
 from tests.conftest import needs_postgres
 from tests.factories import Caller, Factory
 from tests.money_helpers import Pilot, authorise, confirm_body, refused
-from tests.test_pages import token_of
+from tests.pages_helpers import token_of
 
 LV = "LV80 BANK 0000 4351 9500 1"  # a valid Latvian IBAN, printed form
 LV_COMPACT = "LV80BANK0000435195001"
@@ -389,18 +389,6 @@ def test_many_verifications_and_proposals_at_once_leave_one_account_in_force(
 
 # ---------------------------------------------------------------------------------------------
 # Pages
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    from tests.test_pages import Pages
-
-    def signed_in(user: Any) -> Any:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        return p
-
-    return signed_in
 
 
 def test_pages_propose_as_the_city_and_verify_as_another_officer(

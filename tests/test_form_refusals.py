@@ -14,8 +14,6 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
-
 from grants.db import today
 from grants.extensions import db
 from grants.grant.models import Grant
@@ -28,21 +26,10 @@ from tests.money_helpers import (
     authorise,
     submitted_grant,
 )
-from tests.test_pages import Pages
+from tests.pages_helpers import Pages
 
 #: What a page must never show a person: an internal field name (``start_date``).
 INTERNAL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        p.get("/dashboard")
-        return p
-
-    return signed_in
 
 
 class _Page(HTMLParser):

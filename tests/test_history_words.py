@@ -12,8 +12,6 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
-
 from grants.db import today
 from tests.factories import Factory
 from tests.money_helpers import (
@@ -27,20 +25,9 @@ from tests.money_helpers import (
     sign_agreement,
     submitted_grant,
 )
-from tests.test_pages import Pages
 from tests.test_receipts import minimal_pdf, upload
 
 NBSP = "\u00a0"
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        return p
-
-    return signed_in
 
 
 class _Table(HTMLParser):

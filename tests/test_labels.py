@@ -24,7 +24,6 @@ from exports import models as export_models
 from grants import errors
 from grants.http import history
 from grants.http.reports import views as report_views
-from tests.test_pages import Pages
 from workflows import agreement as agreement_wf
 from workflows import bank_account as bank_account_wf
 from workflows import grant as grant_wf
@@ -251,16 +250,6 @@ def test_no_template_hard_codes_an_event_or_kind_label():
 
 # ---------------------------------------------------------------------------------------------
 # Pages show what the source says
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        return p
-
-    return signed_in
 
 
 def test_a_changed_state_event_and_role_label_changes_the_grant_page(make, pages, monkeypatch):

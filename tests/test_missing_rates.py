@@ -20,18 +20,6 @@ from tests.money_helpers import (
     report_event,
     set_rate,
 )
-from tests.test_pages import Pages
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        p.get("/dashboard")
-        return p
-
-    return signed_in
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from tests.factories import Factory
 from tests.money_helpers import (
     approved_grant,
@@ -20,17 +18,6 @@ from tests.money_helpers import (
     refused,
     submitted_grant,
 )
-from tests.test_pages import Pages
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        return p
-
-    return signed_in
 
 
 def actions(html: str) -> str:

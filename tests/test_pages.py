@@ -6,12 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from grants.extensions import db
 from grants.grant.models import Grant
 from grants.http.web import money
 from tests.factories import PASSWORD
+from tests.pages_helpers import Pages, token_of
 from workflows.diagram import state_diagram_svg
 from workflows.grant import GRANT
 
@@ -19,48 +19,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
 )
-
-
-def token_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field in the page"
-    return match.group(1)
-
-
-class Pages:
-    """A browser-like user of the pages: a cookie jar, and the CSRF token of the last page."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-        self.token = ""
-
-    def get(self, path: str, **kw: Any) -> Any:
-        response = self.client.get(path, **kw)
-        if response.mimetype == "text/html" and "csrf_token" in response.text:
-            self.token = token_of(response.text)
-        return response
-
-    def post(self, path: str, data: dict | None = None, *, csrf: bool = True, **kw: Any) -> Any:
-        form = dict(data or {})
-        if csrf:
-            form.setdefault("csrf_token", self.token)
-        return self.client.post(path, data=form, **kw)
-
-    def sign_in(self, email: str, password: str = PASSWORD) -> Any:
-        self.get("/login")
-        return self.post("/login", {"email": email, "password": password})
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        response = p.sign_in(user.email)
-        assert response.status_code == 302, response.text
-        p.get("/dashboard")
-        return p
-
-    return signed_in
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,21 +48,10 @@ from grants.reports.policies import may_edit_report, may_file_report, may_upload
 from grants.users.models import User
 from tests.factories import Factory
 from tests.money_helpers import approved_grant, confirm, disbursed_grant, expense, new_report
-from tests.test_pages import Pages
 from tests.test_receipts import minimal_pdf, upload
 from workflows.errors import TransitionNotAllowed
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        return p
-
-    return signed_in
 
 
 def as_user(role: str, user_id: int = 1, city_id: int | None = None) -> User:

@@ -33,7 +33,6 @@ from tests.money_helpers import (
     refused,
     submitted_grant,
 )
-from tests.test_pages import Pages
 
 FIGURES = ("year", "budget", "committed", "paid", "recovered", "available")
 
@@ -58,16 +57,6 @@ def this_year() -> int:
 @pytest.fixture
 def admin(make: Factory) -> Caller:
     return make.as_role("admin")
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        return p
-
-    return signed_in
 
 
 # ---------------------------------------------------------------------------------------------

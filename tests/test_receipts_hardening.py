@@ -34,7 +34,7 @@ from tests.money_helpers import (
     refused,
     report_event,
 )
-from tests.test_pages import Pages
+from tests.pages_helpers import Pages
 from tests.test_receipts import (
     JPEG,
     asic_container,

@@ -17,19 +17,7 @@ from grants.db import today
 from grants.extensions import db
 from tests.factories import Factory
 from tests.money_helpers import Pilot, disbursed_grant, expense, new_report
-from tests.test_pages import Pages
 from tests.test_pages_browser import CHROMIUM, SCREENSHOTS, Browser
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        p.get("/dashboard")
-        return p
-
-    return signed_in
 
 
 @pytest.fixture

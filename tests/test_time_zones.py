@@ -24,7 +24,6 @@ from grants.http.web import time_element
 from grants.users.models import User
 from tests.factories import PASSWORD, Factory
 from tests.money_helpers import submitted_grant
-from tests.test_pages import Pages
 
 #: The moment of the test's events: 18:20 UTC, 20:20 in Riga and Helsinki (EET, UTC+2).
 MOMENT = dt.datetime(2026, 12, 4, 18, 20, 5, tzinfo=dt.UTC)
@@ -44,17 +43,6 @@ def axe_violations(page: Any) -> list[str]:
         return []
     page.evaluate(AXE.read_text(encoding="utf-8"))
     return list(page.evaluate(_AXE_RUN))
-
-
-@pytest.fixture
-def pages(app: Any) -> Any:
-    def signed_in(user: Any) -> Pages:
-        p = Pages(app.test_client())
-        assert p.sign_in(user.email).status_code == 302
-        p.get("/dashboard")  # signing in made a new CSRF token: read it, as a browser would
-        return p
-
-    return signed_in
 
 
 @pytest.fixture
