@@ -75,18 +75,18 @@ GRANT_BODY = {
 
 
 @contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    """A fresh database for the run, dropped afterwards whatever happens."""
+def scratch_database(admin_url: str = ADMIN_URL) -> Iterator[str]:
+    """A fresh database beside ``admin_url``'s for the run, dropped afterwards whatever happens."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     name = f"pearl_bench_{secrets.token_hex(4)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

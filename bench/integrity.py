@@ -15,6 +15,7 @@ Floors: ≤ 5 ms per line (median), ≤ 50 ms for a 100-line report; every looku
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import random
@@ -22,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -261,34 +262,24 @@ def measure(url: str) -> bool:
     return ok
 
 
-def database(base: str | None) -> tuple[str, Any]:
+@contextlib.contextmanager
+def database(base: str | None) -> Iterator[str]:
+    """SQLite in a temp folder, or a scratch database beside ``base`` (bench/api.py's)."""
     if not base:
-        folder = tempfile.mkdtemp()
-        return f"sqlite:///{folder}/integrity.sqlite", lambda: None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+        yield f"sqlite:///{tempfile.mkdtemp()}/integrity.sqlite"
+        return
+    from bench.api import scratch_database
 
-    name = f"pearl_integrity_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return make_url(base).set(database=name).render_as_string(hide_password=False), drop
+    with scratch_database(base) as url:
+        yield url
 
 
 def main() -> int:
-    url, drop = database(sys.argv[1] if len(sys.argv) > 1 else None)
-    try:
+    with database(sys.argv[1] if len(sys.argv) > 1 else None) as url:
         start = time.perf_counter()
         populate(url)
         print(f"filled in {time.perf_counter() - start:.0f} s")
         ok = measure(url)
-    finally:
-        drop()
     print("PASS" if ok else "FAIL: a figure above its floor, or a lookup without its index")
     return 0 if ok else 1
 
