@@ -4,41 +4,18 @@ and the pages show it masked everywhere else. Screenshots go to test-artifacts/s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
 from grants.banking.models import BankAccount
 from grants.extensions import db
 from tests.factories import Factory
-from tests.test_pages_browser import CHROMIUM, PHONE, SCREENSHOTS, Browser
+from tests.test_pages_browser import PHONE, SCREENSHOTS, Browser, browser, pytestmark
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (.ci/run installs it with apt-get); "
-    "no browser is downloaded",
-)
+__all__ = ["browser", "pytestmark"]  # the fixture and the skip, shared with the page walk
 
 NEW_IBAN = "DK95 2000 0123 4567 89"
 
 
-@pytest.fixture
-def chromium(live: Any) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        b = Browser(playwright, live.base_url)
-        try:
-            yield b
-        finally:
-            b.close()
-    assert not [e for e in b.console_errors if "Content Security Policy" in e], b.console_errors
-
-
 def test_the_city_proposes_and_another_officer_verifies_in_chromium(
-    make: Factory, chromium: Browser
+    make: Factory, browser: Browser
 ) -> None:
     city = make.city("Svendborg", country="DK")  # a verified account in force already
     member = make.user("city_member", city=city)
@@ -46,7 +23,7 @@ def test_the_city_proposes_and_another_officer_verifies_in_chromium(
     city_id, member_email, finance_email = city.id, member.email, finance.email
     db.session.commit()  # no read left open: SQLite lets the server write
 
-    page = chromium.sign_in(member_email)
+    page = browser.sign_in(member_email)
     page.get_by_role("link", name="Bank account").click()
     page.wait_for_url(f"**/cities/{city_id}/bank-account")
     page.get_by_label("Account holder").fill("Svendborg Kommune, Kultur")
@@ -62,12 +39,12 @@ def test_the_city_proposes_and_another_officer_verifies_in_chromium(
     assert NEW_IBAN not in text  # masked for the city too
     page.screenshot(path=SCREENSHOTS / "bank-account-city.png", full_page=True)
 
-    phone = chromium.sign_in(member_email, **PHONE)
-    phone.goto(f"{chromium.base_url}/cities/{city_id}/bank-account")
+    phone = browser.sign_in(member_email, **PHONE)
+    phone.goto(f"{browser.base_url}/cities/{city_id}/bank-account")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.screenshot(path=SCREENSHOTS / "bank-account-city-phone.png", full_page=True)
 
-    officer = chromium.sign_in(finance_email)
+    officer = browser.sign_in(finance_email)
     queue = officer.locator("#accounts-to-verify")
     assert "Svendborg (DK): DK•• •••• •••• ••67 89" in queue.inner_text()
     queue.get_by_role("link", name="Svendborg (DK)").click()
