@@ -1,67 +1,33 @@
 """A refused approval in a real browser: the amount and the comment stay on screen, and the
 refusal, with the figures that decided it, is next to the amount, inside the window.
 
-Chromium as in ``tests/test_pages_browser.py`` (Debian's ``/usr/bin/chromium``, never a
-downloaded browser; skipped, saying why, where it is missing). A screenshot of each size is
-written to ``test-artifacts/screenshots/``.
+Chromium from ``tests/test_pages_browser.py``'s browser fixture (Debian's
+``/usr/bin/chromium``, never a downloaded browser; skipped, saying why, where it is missing). A
+screenshot of each size is written to ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grants.extensions import db
-from tests.factories import PASSWORD, Factory
+from tests.factories import Factory
 from tests.money_helpers import submitted_grant
 from tests.test_form_refusals import propose
+from tests.test_pages_browser import DESKTOP, PHONE, SCREENSHOTS, Browser, browser, pytestmark
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (.ci/run installs it with apt-get); "
-    "no browser is downloaded",
-)
-
-
-@pytest.fixture
-def chromium(live: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def sign_in(browser: Any, base_url: str, email: str, viewport: dict[str, int]) -> Any:
-    page = browser.new_context(viewport=viewport).new_page()
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r".*/dashboard$"))
-    return page
+__all__ = ["browser", "pytestmark"]  # the fixture and the skip, shared with the page walk
 
 
 @pytest.mark.parametrize(
     "size, viewport",
-    [("desktop", {"width": 1366, "height": 900}), ("phone", {"width": 390, "height": 844})],
+    [("desktop", DESKTOP), ("phone", PHONE)],
 )
 def test_a_refused_approval_keeps_amount_and_comment_on_screen_with_the_reason_beside(
-    chromium: Any, live: Any, make: Factory, size: str, viewport: dict[str, int]
+    browser: Browser, live: Any, make: Factory, size: str, viewport: dict[str, int]
 ) -> None:
     from playwright.sync_api import expect
 
@@ -72,7 +38,7 @@ def test_a_refused_approval_keeps_amount_and_comment_on_screen_with_the_reason_b
     db.session.commit()
     db.session.remove()
 
-    page = sign_in(chromium, live.base_url, email, viewport)
+    page = browser.sign_in(email, **viewport)
     page.goto(f"{live.base_url}/grants/{grant_id}")
     amount = page.get_by_label("Approved amount (EUR)")
     expect(amount).to_have_value("4000.00")  # what is sent is what is seen
