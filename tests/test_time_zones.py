@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,17 +23,10 @@ from grants.http.web import time_element
 from grants.users.models import User
 from tests.factories import PASSWORD, Factory
 from tests.money_helpers import submitted_grant
+from tests.test_pages_browser import _AXE_RUN, AXE, CHROMIUM
 
 #: The moment of the test's events: 18:20 UTC, 20:20 in Riga and Helsinki (EET, UTC+2).
 MOMENT = dt.datetime(2026, 12, 4, 18, 20, 5, tzinfo=dt.UTC)
-CHROMIUM = Path("/usr/bin/chromium")
-#: axe-core from its npm package (tests/browser), injected by the test alone.
-AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
-_AXE_RUN = """async () => {
-  const result = await axe.run(document, {resultTypes: ["violations"]});
-  return result.violations.map(v => `${v.id} (${v.impact}): ${v.help}: ` +
-    v.nodes.slice(0, 3).map(n => n.html.slice(0, 90)).join(" | "));
-}"""
 
 
 def axe_violations(page: Any) -> list[str]:
