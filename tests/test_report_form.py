@@ -17,7 +17,9 @@ from grants.db import today
 from grants.extensions import db
 from tests.factories import Factory
 from tests.money_helpers import Pilot, disbursed_grant, expense, new_report
-from tests.test_pages_browser import CHROMIUM, SCREENSHOTS, Browser
+from tests.test_pages_browser import CHROMIUM, SCREENSHOTS, Browser, browser
+
+__all__ = ["browser"]  # the browser fixture of the page walk
 
 
 @pytest.fixture
@@ -312,9 +314,9 @@ def test_only_the_city_of_the_grant_asks_for_warnings(make: Factory, pages: Any)
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
 def test_in_the_browser_totals_follow_the_typing_and_warnings_come_on_change(
-    make: Factory, live: Any
+    make: Factory, live: Any, browser: Browser
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     one, other = disbursed_grant(make), disbursed_grant(make)
     new_report(one.member, one.id, "interim", [{**expense("W-7"), "supplier": "Harbour Hall"}])
@@ -323,63 +325,54 @@ def test_in_the_browser_totals_follow_the_typing_and_warnings_come_on_change(
     # The browser's requests run on the server's threads: this thread keeps no transaction open.
     db.session.commit()
     db.session.remove()
-    with sync_playwright() as playwright:
-        browser = Browser(playwright, live.base_url)
-        try:
-            page = browser.sign_in(email)
-            page.goto(f"{live.base_url}/grants/{other.id}/reports/new?kind=interim")
-            fees = page.locator('tr[data-total-category="fees"]')
-            every = page.locator("tr[data-total-all]")
-            first = page.locator("[data-line]").nth(0)
-            first.get_by_label("Category, line 1").select_option("fees")
-            first.get_by_label("Amount, VAT included, line 1").fill("1 900,50")
-            expect(fees.locator("[data-total-eur]")).to_have_text("1,900.50\u00a0EUR")
-            expect(fees.locator("[data-total-left]")).to_have_text("2,099.50\u00a0EUR")
+    page = browser.sign_in(email)
+    page.goto(f"{live.base_url}/grants/{other.id}/reports/new?kind=interim")
+    fees = page.locator('tr[data-total-category="fees"]')
+    every = page.locator("tr[data-total-all]")
+    first = page.locator("[data-line]").nth(0)
+    first.get_by_label("Category, line 1").select_option("fees")
+    first.get_by_label("Amount, VAT included, line 1").fill("1 900,50")
+    expect(fees.locator("[data-total-eur]")).to_have_text("1,900.50\u00a0EUR")
+    expect(fees.locator("[data-total-left]")).to_have_text("2,099.50\u00a0EUR")
 
-            page.get_by_role("button", name="Add an expense line").click()
-            second = page.locator("[data-line]").nth(1)
-            expect(second.locator("legend")).to_have_text("Expense line 2")
-            second.get_by_label("Category, line 2").select_option("fees")
-            second.get_by_label("Currency, line 2").fill("DKK")
-            second.get_by_label("Amount, VAT included, line 2").fill("746.04")
-            expect(fees.locator("[data-total-other]")).to_have_text("746.04\u00a0DKK")
-            expect(fees.locator("[data-total-eur]")).to_have_text("1,900.50\u00a0EUR")
-            second.get_by_label("Amount, VAT included, line 2").fill("")
-            second.get_by_label("Currency, line 2").fill("EUR")
-            second.get_by_label("Amount, VAT included, line 2").fill("2200")
-            expect(every.locator("[data-total-left]")).to_have_text(
-                "\u2212100.50\u00a0EUR (over the plan)"
-            )
+    page.get_by_role("button", name="Add an expense line").click()
+    second = page.locator("[data-line]").nth(1)
+    expect(second.locator("legend")).to_have_text("Expense line 2")
+    second.get_by_label("Category, line 2").select_option("fees")
+    second.get_by_label("Currency, line 2").fill("DKK")
+    second.get_by_label("Amount, VAT included, line 2").fill("746.04")
+    expect(fees.locator("[data-total-other]")).to_have_text("746.04\u00a0DKK")
+    expect(fees.locator("[data-total-eur]")).to_have_text("1,900.50\u00a0EUR")
+    second.get_by_label("Amount, VAT included, line 2").fill("")
+    second.get_by_label("Currency, line 2").fill("EUR")
+    second.get_by_label("Amount, VAT included, line 2").fill("2200")
+    expect(every.locator("[data-total-left]")).to_have_text("\u2212100.50\u00a0EUR (over the plan)")
 
-            # The other city's invoice, typed otherwise: the warning comes beside the line.
-            first.get_by_label("Supplier, line 1").fill("HARBOUR-HALL")
-            first.get_by_label("Invoice number, line 1").fill("w 7")
-            first.get_by_label("Invoice number, line 1").press("Tab")
-            expect(first.locator("[data-line-warnings]")).to_contain_text(
-                "Another expense line has the same supplier and invoice number."
-            )
-            expect(second.locator("[data-line-warnings]")).to_have_text("")
+    # The other city's invoice, typed otherwise: the warning comes beside the line.
+    first.get_by_label("Supplier, line 1").fill("HARBOUR-HALL")
+    first.get_by_label("Invoice number, line 1").fill("w 7")
+    first.get_by_label("Invoice number, line 1").press("Tab")
+    expect(first.locator("[data-line-warnings]")).to_contain_text(
+        "Another expense line has the same supplier and invoice number."
+    )
+    expect(second.locator("[data-line-warnings]")).to_have_text("")
 
-            # A date in the future, refused in words beside the field before sending.
-            second.get_by_label("Invoice date, line 2").fill(tomorrow)
-            second.get_by_label("Invoice date, line 2").press("Tab")
-            expect(second.locator("[data-future-error]")).to_have_text(
-                "An invoice date cannot lie in the future."
-            )
-            second.get_by_label("Invoice date, line 2").fill(today().isoformat())
-            second.get_by_label("Invoice date, line 2").press("Tab")
-            expect(second.locator("[data-future-error]")).to_have_count(0)
+    # A date in the future, refused in words beside the field before sending.
+    second.get_by_label("Invoice date, line 2").fill(tomorrow)
+    second.get_by_label("Invoice date, line 2").press("Tab")
+    expect(second.locator("[data-future-error]")).to_have_text(
+        "An invoice date cannot lie in the future."
+    )
+    second.get_by_label("Invoice date, line 2").fill(today().isoformat())
+    second.get_by_label("Invoice date, line 2").press("Tab")
+    expect(second.locator("[data-future-error]")).to_have_count(0)
 
-            # Removing the first line renumbers the labels of the others.
-            first.get_by_role("button", name="Remove this line (line 1)").click()
-            expect(page.locator("[data-line]").nth(0).locator("legend")).to_have_text(
-                "Expense line 1"
-            )
-            expect(page.get_by_label("Amount, VAT included, line 1")).to_have_value("2200")
-            expect(fees.locator("[data-total-eur]")).to_have_text("2,200.00\u00a0EUR")
-            page.screenshot(path=str(SCREENSHOTS / "report-form-totals.png"), full_page=True)
-        finally:
-            browser.close()
+    # Removing the first line renumbers the labels of the others.
+    first.get_by_role("button", name="Remove this line (line 1)").click()
+    expect(page.locator("[data-line]").nth(0).locator("legend")).to_have_text("Expense line 1")
+    expect(page.get_by_label("Amount, VAT included, line 1")).to_have_value("2200")
+    expect(fees.locator("[data-total-eur]")).to_have_text("2,200.00\u00a0EUR")
+    page.screenshot(path=str(SCREENSHOTS / "report-form-totals.png"), full_page=True)
 
 
 def test_uploading_a_receipt_already_on_another_line_says_so_and_keeps_it(
