@@ -114,6 +114,23 @@ def checked_numbers(data: dict[str, Any]) -> tuple[str, str | None]:
     return iban, bic
 
 
+def _supersede(
+    old: BankAccount, from_state: str, *, at: Any, actor: User, cause: dict[str, Any]
+) -> None:
+    """``old`` (pending or in force) superseded at ``at``, and its audit event."""
+    old.state = SUPERSEDED
+    old.superseded_at = at
+    db.session.flush()  # the one-pending and one-verified indexes see the old row leave first
+    audit.log(
+        Action.BANK_ACCOUNT_SUPERSEDED,
+        old,
+        actor=actor,
+        from_state=from_state,
+        to_state=SUPERSEDED,
+        data={"city_id": old.city_id, "bank_account_id": old.id, **cause},
+    )
+
+
 def propose_account(city_id: int, data: dict[str, Any], *, actor: User) -> BankAccount:
     """Propose the city's account ``{holder, iban, bic?}``: it waits, pending, for verification.
 
@@ -124,17 +141,7 @@ def propose_account(city_id: int, data: dict[str, Any], *, actor: User) -> BankA
     lock_city(city_id)
     replaced = pending_account(city_id)
     if replaced is not None:
-        replaced.state = SUPERSEDED
-        replaced.superseded_at = utcnow()
-        db.session.flush()  # the one-pending index sees the old row leave first
-        audit.log(
-            Action.BANK_ACCOUNT_SUPERSEDED,
-            replaced,
-            actor=actor,
-            from_state=PENDING,
-            to_state=SUPERSEDED,
-            data={"city_id": city_id, "bank_account_id": replaced.id, "cause": "new_proposal"},
-        )
+        _supersede(replaced, PENDING, at=utcnow(), actor=actor, cause={"cause": "new_proposal"})
     account = BankAccount(
         city_id=city_id,
         holder=data["holder"],
@@ -179,22 +186,8 @@ def decide_account(account: BankAccount, data: dict[str, Any], *, actor: User) -
     if event == "verify":
         previous = account_in_force(account.city_id)
         if previous is not None:
-            previous.state = SUPERSEDED
-            previous.superseded_at = now
-            db.session.flush()  # the one-verified index sees the old row leave first
-            audit.log(
-                Action.BANK_ACCOUNT_SUPERSEDED,
-                previous,
-                actor=actor,
-                from_state=VERIFIED,
-                to_state=SUPERSEDED,
-                data={
-                    "city_id": account.city_id,
-                    "bank_account_id": previous.id,
-                    "cause": "verified",
-                    "by_bank_account_id": account.id,
-                },
-            )
+            cause = {"cause": "verified", "by_bank_account_id": account.id}
+            _supersede(previous, VERIFIED, at=now, actor=actor, cause=cause)
         account.state = VERIFIED
         account.verified_by_id = actor.id
         account.verified_by = actor
