@@ -43,7 +43,7 @@ def year(year: int) -> Any:
             data = BudgetPutSchema().load({"budget": typed_amount(form["budget"])})
             return services.set_budget(year, data["budget"], actor=user)
 
-        saved, errors, status = run_form(run, {"budget": "Budget"})
+        saved, errors, status = run_form(run)
         if status == 200:
             done(f"The programme budget of {year} is {format_money(saved.budget_cents)} EUR.")
             return redirect(url_for("budget_pages.year", year=year))
