@@ -45,7 +45,7 @@ def test_the_admin_sets_the_budget_and_an_approval_above_it_is_refused_in_words(
     assert f"Programme {year}: available" in headroom and "2,000.00" in headroom
     page.get_by_role("button", name="Approve", exact=True).click()
     refusal = page.locator(".flash-error").first.inner_text()
-    assert "budget 6000.00 EUR" in refusal and "available 2000.00 EUR" in refusal, refusal
+    assert "budget 6,000.00" in refusal and "available 2,000.00" in refusal, refusal
     page.screenshot(path=str(SCREENSHOTS / "budget-approval-refused.png"), full_page=True)
     page.get_by_label("Approved amount (EUR)").fill("2000")
     page.get_by_role("button", name="Approve", exact=True).click()

@@ -142,7 +142,7 @@ def test_a_budget_below_what_is_committed_is_refused_and_changes_nothing(
     year = this_year()
     assert set_budget(admin, year, "5000.00").status_code == 200
     body = refused(set_budget(admin, year, "2999.99"), 409, "budget_exceeded")
-    assert "2999.99 EUR" in body["message"] and "3000.00 EUR" in body["message"]
+    assert "2,999.99\u00a0EUR" in body["message"] and "3,000.00\u00a0EUR" in body["message"]
     assert year_of(admin, year)["budget"] == "5000.00"
     assert set_budget(admin, year, "3000.00").status_code == 200  # exactly committed: allowed
 
@@ -160,9 +160,9 @@ def test_an_approval_above_the_years_budget_is_refused_with_the_figures(
     pilot = submitted_grant(make, "3000.00")  # another title of the same year, cap 5,000.00
 
     body = refused(pilot.a.fire(pilot.id, "approve"), 409, "budget_exceeded")
-    assert "budget 6000.00 EUR" in body["message"]
-    assert "committed 4000.00 EUR" in body["message"]
-    assert "available 2000.00 EUR" in body["message"]
+    assert "budget 6,000.00\u00a0EUR" in body["message"]
+    assert "committed 4,000.00\u00a0EUR" in body["message"]
+    assert "available 2,000.00\u00a0EUR" in body["message"]
     assert pilot.get()["state"] == "submitted"
     assert year_of(admin, year)["committed"] == "4000.00"
     db.session.rollback()
@@ -305,7 +305,7 @@ def test_staff_see_the_years_page_and_the_admin_sets_the_budget_on_it(
     boss.get(f"/title-years/{year}")
     r = boss.post(f"/title-years/{year}", {"budget": "1 400,00"})
     assert r.status_code == 409
-    assert "below what the" in r.text and "1400.00 EUR" in r.text
+    assert "below what the" in r.text and "1,400.00\u00a0EUR" in r.text
     r = boss.post(f"/title-years/{year}", {"budget": "12 000,50"}, follow_redirects=True)
     assert r.status_code == 200
     assert "The programme budget of" in r.text
@@ -343,6 +343,9 @@ def test_the_approval_shows_the_programme_years_available_amount(
         f"Programme {this_year()}: available</dt><dd>500.00\u00a0EUR of 4,500.00\u00a0EUR"
         in headroom
     )
+    # What decides the approval is the smaller of the two: the title could give 5,000.00.
+    assert "Available to approve</dt><dd>500.00\u00a0EUR" in headroom
+    assert "Title " in headroom and ": available</dt><dd>5,000.00\u00a0EUR" in headroom
 
 
 # ---------------------------------------------------------------------------------------------

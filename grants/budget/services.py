@@ -24,7 +24,7 @@ from grants.cities.services import commit_to_cap
 from grants.db import utcnow
 from grants.errors import BudgetExceeded
 from grants.extensions import db
-from grants.money import format_money
+from grants.money import format_money, shown_money
 from grants.users.models import User
 
 
@@ -79,10 +79,10 @@ def commit(title: Title, cents: int) -> None:
         committed = committed_in_year(title.year)
         if committed + cents > year.budget_cents:
             raise BudgetExceeded(
-                f"Approving {format_money(cents)} EUR would exceed the programme budget of the "
-                f"{title.year} title year: budget {format_money(year.budget_cents)} EUR, "
-                f"committed {format_money(committed)} EUR, available "
-                f"{format_money(max(0, year.budget_cents - committed))} EUR."
+                f"Approving {shown_money(cents)} would exceed the programme budget of the "
+                f"{title.year} title year: budget {shown_money(year.budget_cents)}, "
+                f"committed {shown_money(committed)}, available "
+                f"{shown_money(max(0, year.budget_cents - committed))}."
             )
     commit_to_cap(title.id, cents)
 
@@ -94,8 +94,8 @@ def set_budget(year: int, cents: int, *, actor: User) -> TitleYear:
     committed = committed_in_year(year)
     if cents < committed:
         raise BudgetExceeded(
-            f"A budget of {format_money(cents)} EUR is below what the {year} title year has "
-            f"committed already, {format_money(committed)} EUR: set at least that much."
+            f"A budget of {shown_money(cents)} is below what the {year} title year has "
+            f"committed already, {shown_money(committed)}: set at least that much."
         )
     before = row.budget_cents
     if before == cents:
