@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
@@ -70,7 +71,12 @@ def agreement_terms(grant: Grant, version: int, *, interim_due_on: dt.date) -> T
 
 
 def issue_agreement(
-    grant: Grant, *, interim_due_on: dt.date, actor: User | None, record: bool = True
+    grant: Grant,
+    *,
+    interim_due_on: dt.date,
+    actor: User | None,
+    record: bool = True,
+    build: Callable[[Terms], bytes] = build_agreement_pdf,
 ) -> GrantAgreement:
     """Issue the next version of ``grant``'s agreement (1 on approval, then version + 1).
 
@@ -84,7 +90,7 @@ def issue_agreement(
     )
     version = (latest or 0) + 1
     terms = agreement_terms(grant, version, interim_due_on=interim_due_on)
-    content = build_agreement_pdf(terms)
+    content = build(terms)
     agreement = GrantAgreement(
         grant_id=grant.id,
         version=version,
