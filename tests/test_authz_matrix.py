@@ -53,6 +53,7 @@ SAMPLE = {
     "attachment": 1,
     "export": 1,
     "city": 1,
+    "account": 1,
     "user": 1,
     "user_email": "x@test.example",
     "today": "2025-01-01",

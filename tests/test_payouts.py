@@ -442,6 +442,16 @@ def test_a_retry_with_another_body_is_idempotency_mismatch(make: Factory):
     assert len(pilot.payouts()) == 1
 
 
+@pytest.mark.parametrize("key", ["", "with space", "\u00e9t\u00e9", "k" * 256])
+def test_an_empty_or_malformed_idempotency_key_is_refused_and_nothing_is_paid(
+    make: Factory, key: str
+):
+    pilot = approved_grant(make)
+    r = authorise(pilot.a, pilot.id, "advance", "1000.00", headers={"Idempotency-Key": key})
+    assert "Idempotency-Key" in refused(r, 422)["errors"]["headers"]
+    assert pilot.payouts() == []
+
+
 @needs_postgres
 def test_ten_officers_confirming_at_once_pay_once(make: Factory, live: Any):
     pilot = approved_grant(make)

@@ -95,7 +95,7 @@ def endpoint(
             if allowed is not None and user is not None and user.role not in allowed:
                 raise Forbidden()
             key = request.headers.get("Idempotency-Key") if idempotent else None
-            if key:
+            if key is not None:  # an empty key is refused there, as the document says (1–255)
                 return idempotency.run(user, key, lambda: view(*args, **kwargs))
             return _run(view, args, kwargs)
 

@@ -265,6 +265,7 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "bic": "BANKLV2X",
     },
     "BankAccountTransition": {"event": "verify"},
+    "BudgetPut": {"budget": "60000.00"},
     "AgreementTransition": {"event": "sign", "signatory_name": "Agnieszka Wójcik"},
     "PayoutCreate": {"kind": "advance"},
     "PayoutTransition": {
