@@ -7,15 +7,24 @@ from __future__ import annotations
 from grants.banking.models import BankAccount
 from grants.extensions import db
 from tests.factories import Factory
-from tests.test_pages_browser import PHONE, SCREENSHOTS, Browser, browser, pytestmark
+from tests.test_pages_browser import (
+    PHONE,
+    SCREENSHOTS,
+    Browser,
+    Checks,
+    browser,
+    check,
+    pytestmark,
+)
 
-__all__ = ["browser", "pytestmark"]  # the fixture and the skip, shared with the page walk
+# The fixtures and the skip, shared with the page walk.
+__all__ = ["browser", "check", "pytestmark"]
 
 NEW_IBAN = "DK95 2000 0123 4567 89"
 
 
 def test_the_city_proposes_and_another_officer_verifies_in_chromium(
-    make: Factory, browser: Browser
+    make: Factory, browser: Browser, check: Checks
 ) -> None:
     city = make.city("Svendborg", country="DK")  # a verified account in force already
     member = make.user("city_member", city=city)
@@ -51,6 +60,7 @@ def test_the_city_proposes_and_another_officer_verifies_in_chromium(
     officer.wait_for_url("**/bank-accounts/*")
     assert NEW_IBAN in officer.locator("main").inner_text()  # the full IBAN, only here
     officer.screenshot(path=SCREENSHOTS / "bank-account-verification.png", full_page=True)
+    check(officer, "bank-account-verification")  # both sizes, axe-core, nothing outside
     officer.get_by_role("button", name="Verify").click()
     officer.wait_for_url(f"**/cities/{city_id}/bank-account")
     assert "is verified and in force" in officer.content()
@@ -59,3 +69,4 @@ def test_the_city_proposes_and_another_officer_verifies_in_chromium(
         a.state for a in db.session.scalars(db.select(BankAccount).filter_by(city_id=city_id))
     )
     assert states == ["superseded", "verified"]
+    check.assert_clean()
