@@ -8,7 +8,6 @@ import pytest
 
 from grants.money import typed_amount
 from tests.money_helpers import submitted_grant
-from tests.test_next_steps import pages  # noqa: F401  (the signed-in page fixture)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +39,7 @@ def test_what_is_not_an_amount_is_left_for_the_schema_to_refuse(typed: str) -> N
 
 def test_a_proposal_and_its_approval_take_amounts_as_typed_on_the_pages(
     make: Any,
-    pages: Any,  # noqa: F811
+    pages: Any,
 ) -> None:
     pilot = submitted_grant(make, "2000.00")
     officer = pages(pilot.a.user)
