@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -80,6 +81,21 @@ def test_connections_the_server_closed_are_replaced_without_an_error(
                 ),
                 {"name": name},
             ).scalar_one()
+            # pg_terminate_backend only signals: wait until the backends have gone (closed
+            # their sockets), which is what this test is about; a connection lost in the
+            # middle of a request is the 503 of tests/test_faults.py.
+            deadline = time.monotonic() + 10
+            while (
+                time.monotonic() < deadline
+                and conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                ).scalar_one()
+            ):
+                time.sleep(0.05)
     finally:
         admin.dispose()
     assert ended >= 1
