@@ -167,7 +167,7 @@ def transition_payout(payout: Payout, data: dict[str, Any], *, actor: User) -> P
         if errors:
             raise Unprocessable(errors={"json": errors})
         if data["paid_on"] > dt.datetime.now(dt.UTC).date():
-            raise Unprocessable.field("paid_on", "A payment cannot be dated in the future.")
+            raise Unprocessable.field("paid_on", "A payment date cannot lie in the future.")
         if payout.kind in OUTGOING:
             # Locked before its state is read (an ended grant is paid nothing more).
             db.session.get(Grant, payout.grant_id, with_for_update={"of": Grant})
